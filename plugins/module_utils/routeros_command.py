@@ -1,0 +1,167 @@
+# -*- coding: utf-8 -*-
+# Copyright: srvlab developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""RouterOS command lines built from validated parts.
+
+Every value that reaches a RouterOS command goes through ``quote``; names (menus, verbs,
+argument and field names) are checked against a fixed pattern. A ``Command`` renders itself
+twice: once for the wire and once for logs, where secret arguments are masked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence, Tuple, Union
+
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import InvalidValueError
+
+Value = Union[str, int, bool]
+
+_NAME = re.compile(r"[a-z][a-z0-9-]*\Z")
+_MENU = re.compile(r"/[a-z][a-z0-9-]*([/ ][a-z][a-z0-9-]*)*\Z")
+_ESCAPES = {
+    "\\": "\\\\",
+    '"': '\\"',
+    "$": "\\$",
+    "?": "\\?",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+}
+SECRET_MASK = "********"
+
+
+def quote(value: Value) -> str:
+    """Render one value for a RouterOS command line.
+
+    Booleans become ``yes``/``no`` and integers plain decimals. Every string is put inside
+    double quotes with ``"``, ``\\``, ``$``, ``?`` and control characters escaped, so no value
+    can end the command, start a nested command or a variable, or ask for help. Text that
+    cannot be represented (NUL, unpaired surrogates) is refused before anything is sent.
+    """
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if not isinstance(value, str):
+        raise InvalidValueError("Cannot send a %s to RouterOS; use text, an integer or a boolean." % type(value).__name__)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidValueError("The value %r is not valid UTF-8 text and cannot be sent to RouterOS." % value) from None
+    return '"' + "".join(_escape_char(char) for char in value) + '"'
+
+
+def _escape_char(char: str) -> str:
+    # Other control characters go out as \XX: the letter escapes \a, \b and \f are hex digits
+    # too, so "\a" followed by "b" would read back as the byte 0xAB.
+    escaped = _ESCAPES.get(char)
+    if escaped is not None:
+        return escaped
+    if char == "\0":
+        raise InvalidValueError("A NUL character cannot be stored on RouterOS; remove it from the value.")
+    if ord(char) < 0x20 or ord(char) == 0x7F:
+        return "\\%02X" % ord(char)
+    return char
+
+
+def check_name(name: str, what: str = "argument name") -> str:
+    if not _NAME.match(name):
+        raise InvalidValueError("%r is not a valid RouterOS %s (lower-case letters, digits and '-')." % (name, what))
+    return name
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``field=value`` (equality) or ``field~"regex"`` (regular expression search)."""
+
+    field: str
+    value: Value
+    regex: bool = False
+
+    def render(self) -> str:
+        return "%s%s%s" % (check_name(self.field, "field name"), "~" if self.regex else "=", quote(self.value))
+
+
+def equals(field_name: str, value: Value) -> Condition:
+    return Condition(field_name, value)
+
+
+def matches(field_name: str, pattern: str) -> Condition:
+    return Condition(field_name, pattern, regex=True)
+
+
+def _render_conditions(conditions: Sequence[Condition]) -> str:
+    return " and ".join(condition.render() for condition in conditions)
+
+
+@dataclass(frozen=True)
+class Command:
+    """One RouterOS console command.
+
+    ``target`` selects the items a ``set``/``remove``/``monitor`` acts on (``[find ...]``);
+    ``args`` are ``name=value`` pairs, where a value may itself be a ``[find ...]`` selection
+    (``copy-from``); ``where`` filters a ``print``; ``words`` are fixed keywords (``detail``).
+    """
+
+    menu: str
+    verb: str
+    target: Tuple[Condition, ...] = ()
+    args: Tuple[Tuple[str, Union[Value, Tuple[Condition, ...]]], ...] = ()
+    words: Tuple[str, ...] = ()
+    where: Tuple[Condition, ...] = ()
+    secret_args: frozenset = field(default_factory=frozenset)
+
+    def render(self) -> str:
+        return self._render(mask_secrets=False)
+
+    def render_for_log(self) -> str:
+        return self._render(mask_secrets=True)
+
+    @property
+    def mutates(self) -> bool:
+        return self.verb in ("add", "set", "remove")
+
+    def _render(self, mask_secrets: bool) -> str:
+        if not _MENU.match(self.menu):
+            raise InvalidValueError("%r is not a valid RouterOS menu path." % self.menu)
+        parts = [self.menu, check_name(self.verb, "command")]
+        if self.target:
+            parts.append("[find %s]" % _render_conditions(self.target))
+        for name, value in self.args:
+            check_name(name)
+            if isinstance(value, tuple):
+                rendered = "[find %s]" % _render_conditions(value)
+            elif mask_secrets and name in self.secret_args:
+                rendered = SECRET_MASK
+            else:
+                rendered = quote(value)
+            parts.append("%s=%s" % (name, rendered))
+        parts.extend(check_name(word, "keyword") for word in self.words)
+        if self.where:
+            parts.append("where " + _render_conditions(self.where))
+        return " ".join(parts)
+
+
+def print_detail(menu: str, where: Sequence[Condition] = ()) -> Command:
+    return Command(menu, "print", words=("detail", "without-paging"), where=tuple(where))
+
+
+def build(
+    menu: str,
+    verb: str,
+    *,
+    target: Sequence[Condition] = (),
+    args: Optional[Mapping[str, Union[Value, Tuple[Condition, ...]]]] = None,
+    words: Sequence[str] = (),
+    secret_args: Sequence[str] = (),
+) -> Command:
+    return Command(
+        menu,
+        verb,
+        target=tuple(target),
+        args=tuple((args or {}).items()),
+        words=tuple(words),
+        secret_args=frozenset(secret_args),
+    )

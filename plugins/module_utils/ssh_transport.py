@@ -1,0 +1,338 @@
+# -*- coding: utf-8 -*-
+# Copyright: srvlab developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""SSH transport to an RDS: one exec channel per command over one persistent connection (P-4.1, P-4.2).
+
+Contract:
+- the host key is verified before authenticating, against a pinned public key line or a
+  known_hosts file; turning verification off is explicit and logged at WARNING on every connect;
+- at most ``max_sessions`` channels are open at once on the connection, whatever the number
+  of calling threads (appliances stop answering when many sessions open at once);
+- every connect and every command has a timeout; a command that times out or loses its
+  connection after it was sent raises with ``outcome_unknown=True``;
+- a dropped connection is re-established on the next call, with exponential backoff and jitter.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import random
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+try:
+    import paramiko
+
+    PARAMIKO_IMPORT_ERROR: Optional[ImportError] = None
+except ImportError as import_error:  # the ansible-test import sanity check runs without it
+    PARAMIKO_IMPORT_ERROR = import_error
+
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import (
+    AuthenticationError,
+    ConnectionLostError,
+    HostKeyError,
+    RdsConnectionError,
+    RdsTimeoutError,
+    UnreachableError,
+)
+
+LOG = logging.getLogger("srvlab.rds.ssh")
+_READ_CHUNK = 65536
+
+
+@dataclass(frozen=True)
+class SshSettings:
+    host: str
+    username: str
+    port: int = 22
+    private_key_file: Optional[str] = None
+    private_key_passphrase: Optional[str] = None
+    password: Optional[str] = None
+    host_key: Optional[str] = None
+    known_hosts_file: Optional[str] = None
+    verify_host_key: bool = True
+    connect_timeout: float = 10.0
+    command_timeout: float = 30.0
+    max_sessions: int = 4
+    backoff_initial: float = 0.2
+    backoff_max: float = 10.0
+
+    def __repr__(self) -> str:
+        return "SshSettings(%s@%s:%d)" % (self.username, self.host, self.port)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    exit_status: int
+    output: str
+
+
+class SshTransport:
+    """Thread-safe runner of RouterOS commands over one SSH connection."""
+
+    def __init__(self, settings: SshSettings, sleep: Callable[[float], None] = time.sleep) -> None:
+        if PARAMIKO_IMPORT_ERROR is not None:
+            raise RdsConnectionError("The paramiko Python package is required to reach the RDS: %s" % PARAMIKO_IMPORT_ERROR)
+        _check_settings(settings)
+        self.settings = settings
+        self._sleep = sleep
+        self._sessions = threading.BoundedSemaphore(settings.max_sessions)
+        self._connect_lock = threading.Lock()
+        self._transport: Optional[Any] = None
+        self._failures = 0
+        self._next_attempt = 0.0
+        self.generation = 0
+        self.reconnects = 0
+
+    def run(self, command: str, timeout: Optional[float] = None, log_as: Optional[str] = None) -> CommandResult:
+        """Run one command in its own exec channel and return its exit status and output."""
+        deadline = time.monotonic() + (timeout if timeout is not None else self.settings.command_timeout)
+        shown = log_as if log_as is not None else command
+        if not self._sessions.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise RdsTimeoutError("No SSH session to %s became free in time for '%s'." % (self.settings.host, shown))
+        try:
+            transport = self._connected_transport(deadline)
+            LOG.debug("rds command host=%s command=%s", self.settings.host, shown)
+            return self._exec(transport, command, shown, deadline)
+        finally:
+            self._sessions.release()
+
+    def is_alive(self) -> bool:
+        """RouterOS refuses SSH keepalive requests, so liveness is a trivial command."""
+        try:
+            self.run("/system identity print", timeout=min(5.0, self.settings.command_timeout))
+        except RdsConnectionError:
+            return False
+        return True
+
+    def close(self) -> None:
+        with self._connect_lock:
+            self._drop_transport()
+
+    def _exec(self, transport: Any, command: str, shown: str, deadline: float) -> CommandResult:
+        try:
+            channel = transport.open_session(timeout=max(0.1, deadline - time.monotonic()))
+        except (paramiko.SSHException, EOFError, OSError) as error:
+            self._connection_failed(transport)
+            raise ConnectionLostError(
+                "Could not open an SSH session to %s for '%s': %s" % (self.settings.host, shown, error)
+            ) from None
+        try:
+            try:
+                channel.exec_command(command)
+            except (paramiko.SSHException, EOFError, OSError) as error:
+                self._connection_failed(transport)
+                raise ConnectionLostError("Could not send '%s' to %s: %s" % (shown, self.settings.host, error)) from None
+            try:
+                output = self._read_until_closed(channel, shown, deadline)
+            except ConnectionLostError:
+                self._connection_failed(transport)
+                raise
+            return CommandResult(self._exit_status(channel, deadline), output.decode("utf-8", errors="replace"))
+        finally:
+            channel.close()
+
+    @staticmethod
+    def _exit_status(channel: Any, deadline: float) -> int:
+        """The channel's exit status; 0 when the server closed cleanly without sending one.
+
+        Whether RouterOS sends an exit status over exec is unverified, so its error text,
+        not this number, is what ``classify`` relies on.
+        """
+        channel.status_event.wait(max(0.0, min(2.0, deadline - time.monotonic())))
+        status = channel.exit_status if channel.exit_status_ready() else -1
+        return int(status) if status >= 0 else 0
+
+    def _read_until_closed(self, channel: Any, shown: str, deadline: float) -> bytes:
+        chunks = []
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RdsTimeoutError(
+                    "'%s' did not finish on %s within its timeout; it may or may not have been applied."
+                    % (shown, self.settings.host),
+                    outcome_unknown=True,
+                )
+            channel.settimeout(min(remaining, 1.0))
+            try:
+                chunk = channel.recv(_READ_CHUNK)
+            except socket.timeout:
+                continue
+            except (paramiko.SSHException, EOFError, OSError) as error:
+                raise ConnectionLostError(
+                    "Lost the connection to %s while running '%s': %s" % (self.settings.host, shown, error),
+                    outcome_unknown=True,
+                ) from None
+            if not chunk:
+                if not channel.eof_received:
+                    raise ConnectionLostError(
+                        "The connection to %s closed before '%s' reported its result; it may or may not "
+                        "have been applied." % (self.settings.host, shown),
+                        outcome_unknown=True,
+                    )
+                return b"".join(chunks)
+            chunks.append(chunk)
+
+    def _connected_transport(self, deadline: float) -> Any:
+        with self._connect_lock:
+            if self._transport is not None and self._transport.is_active():
+                return self._transport
+            self._drop_transport()
+            wait = self._next_attempt - time.monotonic()
+            if wait > 0:
+                if time.monotonic() + wait > deadline:
+                    raise UnreachableError(
+                        "The RDS at %s:%d is unreachable; the next connection attempt is in %.1f s."
+                        % (self.settings.host, self.settings.port, wait)
+                    )
+                self._sleep(wait)
+            try:
+                self._transport = self._connect(min(self.settings.connect_timeout, max(0.1, deadline - time.monotonic())))
+            except (UnreachableError, RdsTimeoutError):
+                self._schedule_retry()
+                raise
+            if self.generation:
+                self.reconnects += 1
+            self.generation += 1
+            self._failures = 0
+            self._next_attempt = 0.0
+            return self._transport
+
+    def _schedule_retry(self) -> None:
+        """Exponential backoff with full jitter between connection attempts."""
+        self._failures += 1
+        ceiling = min(self.settings.backoff_max, self.settings.backoff_initial * (2 ** (self._failures - 1)))
+        self._next_attempt = time.monotonic() + random.uniform(ceiling / 2, ceiling)
+
+    def _connection_failed(self, transport: Any) -> None:
+        with self._connect_lock:
+            if self._transport is transport:
+                self._drop_transport()
+
+    def _drop_transport(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+    def _connect(self, timeout: float) -> Any:
+        settings = self.settings
+        try:
+            sock = socket.create_connection((settings.host, settings.port), timeout=timeout)
+        except socket.timeout:
+            raise RdsTimeoutError("Connecting to the RDS at %s:%d timed out." % (settings.host, settings.port)) from None
+        except OSError as error:
+            raise UnreachableError("Cannot reach the RDS at %s:%d: %s" % (settings.host, settings.port, error)) from None
+        transport = paramiko.Transport(sock)
+        transport.banner_timeout = timeout
+        transport.auth_timeout = timeout
+        try:
+            transport.start_client(timeout=timeout)
+            self._verify_host_key(transport.get_remote_server_key())
+            self._authenticate(transport)
+        except (paramiko.SSHException, EOFError, OSError) as error:
+            transport.close()
+            raise UnreachableError(
+                "The SSH handshake with the RDS at %s:%d failed: %s" % (settings.host, settings.port, error)
+            ) from None
+        except RdsConnectionError:
+            transport.close()
+            raise
+        transport.set_keepalive(0)
+        return transport
+
+    def _verify_host_key(self, offered: Any) -> None:
+        settings = self.settings
+        if not settings.verify_host_key:
+            LOG.warning(
+                "host key verification is DISABLED for the RDS at %s:%d; the connection can be intercepted",
+                settings.host,
+                settings.port,
+            )
+            return
+        trusted = self._trusted_keys(offered.get_name())
+        if not trusted:
+            raise HostKeyError(
+                "No trusted %s host key is configured for the RDS at %s:%d; it offered %s. "
+                "Pin its key with host_key (the output of '/ip ssh export-host-key' or ssh-keyscan) "
+                "or add it to the known_hosts file." % (offered.get_name(), settings.host, settings.port, _fingerprint(offered))
+            )
+        if offered.asbytes() not in trusted:
+            raise HostKeyError(
+                "The RDS at %s:%d offered the host key %s, which does not match the trusted key. "
+                "If the appliance was re-installed, verify and pin its new key; otherwise the connection "
+                "may be intercepted." % (settings.host, settings.port, _fingerprint(offered))
+            )
+
+    def _trusted_keys(self, key_type: str) -> "list[bytes]":
+        settings = self.settings
+        keys = []
+        if settings.host_key:
+            parts = settings.host_key.split()
+            if len(parts) < 2:
+                raise HostKeyError("The pinned host key %r is not an OpenSSH public key line ('type base64')." % settings.host_key)
+            if parts[0] == key_type:
+                keys.append(base64.b64decode(parts[1]))
+        if settings.known_hosts_file:
+            known = paramiko.HostKeys()
+            try:
+                known.load(settings.known_hosts_file)
+            except OSError as error:
+                raise HostKeyError("Cannot read the known_hosts file %s: %s" % (settings.known_hosts_file, error)) from None
+            name = settings.host if settings.port == 22 else "[%s]:%d" % (settings.host, settings.port)
+            entry = known.lookup(name)
+            if entry and key_type in entry:
+                keys.append(entry[key_type].asbytes())
+        return keys
+
+    def _authenticate(self, transport: Any) -> None:
+        settings = self.settings
+        if settings.private_key_file:
+            key = _load_private_key(settings.private_key_file, settings.private_key_passphrase)
+            try:
+                transport.auth_publickey(settings.username, key)
+                return
+            except paramiko.AuthenticationException:
+                if not settings.password:
+                    raise AuthenticationError(
+                        "The RDS at %s refused the key %s for user %s; import its public key for that user."
+                        % (settings.host, settings.private_key_file, settings.username)
+                    ) from None
+        if settings.password:
+            try:
+                transport.auth_password(settings.username, settings.password)
+                return
+            except paramiko.AuthenticationException:
+                raise AuthenticationError(
+                    "The RDS at %s refused the password of user %s (RouterOS refuses passwords for users "
+                    "that have an SSH key; use the key)." % (settings.host, settings.username)
+                ) from None
+        raise AuthenticationError("No private key or password is configured for the RDS at %s." % settings.host)
+
+
+def _check_settings(settings: SshSettings) -> None:
+    if settings.max_sessions < 1:
+        raise RdsConnectionError("max_sessions must be at least 1, not %d." % settings.max_sessions)
+    if settings.verify_host_key and not (settings.host_key or settings.known_hosts_file):
+        raise HostKeyError(
+            "Host key verification is on but no host_key or known_hosts_file is given for the RDS at %s. "
+            "Pin the appliance's public key, or turn verification off explicitly." % settings.host
+        )
+
+
+def _load_private_key(path: str, passphrase: Optional[str]) -> Any:
+    try:
+        return paramiko.PKey.from_path(path, passphrase=passphrase.encode() if passphrase else None)
+    except paramiko.PasswordRequiredException:
+        raise AuthenticationError("The private key %s is encrypted; give its passphrase." % path) from None
+    except (paramiko.SSHException, ValueError) as error:
+        raise AuthenticationError("Cannot load the private key %s: %s" % (path, error)) from None
+    except OSError as error:
+        raise AuthenticationError("Cannot read the private key %s: %s" % (path, error)) from None
+
+
+def _fingerprint(key: Any) -> str:
+    return "%s SHA256:%s" % (key.get_name(), key.fingerprint.split(":", 1)[-1] if hasattr(key, "fingerprint") else "")
