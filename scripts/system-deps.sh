@@ -3,9 +3,10 @@
 set -euo pipefail
 
 needed=()
-python3 -m venv --help >/dev/null 2>&1 || needed+=(python3-venv)
+probe=$(mktemp -d)
+python3 -m venv "$probe/venv" >/dev/null 2>&1 || needed+=(python3-venv)
+rm -rf "$probe"
 command -v git >/dev/null 2>&1 || needed+=(git)
-command -v make >/dev/null 2>&1 || needed+=(make)
 command -v shellcheck >/dev/null 2>&1 || needed+=(shellcheck)
 
 if [ "${#needed[@]}" -gt 0 ]; then

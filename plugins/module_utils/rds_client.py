@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: srvlab developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Operations on an RDS: disks, NVMe/TCP exports, files and pool capacity.
@@ -41,8 +40,13 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import (
     classify,
 )
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_sizes import format_size
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_versions import DiskFields, RouterOsVersion, fields_for
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_versions import (
+    DiskFields,
+    RouterOsVersion,
+    fields_for,
+)
 from ansible_collections.srvlab.rds.plugins.module_utils.routeros_command import (
+    ArgValue,
     Command,
     Condition,
     build,
@@ -50,7 +54,11 @@ from ansible_collections.srvlab.rds.plugins.module_utils.routeros_command import
     matches,
     print_detail,
 )
-from ansible_collections.srvlab.rds.plugins.module_utils.routeros_output import Item, parse_detail, parse_screen
+from ansible_collections.srvlab.rds.plugins.module_utils.routeros_output import (
+    Item,
+    parse_detail,
+    parse_screen,
+)
 from ansible_collections.srvlab.rds.plugins.module_utils.ssh_transport import SshTransport
 
 LOG = logging.getLogger("srvlab.rds.client")
@@ -91,11 +99,11 @@ class RdsClient:
     def __init__(
         self,
         transport: SshTransport,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: Optional[RetryPolicy] = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.transport = transport
-        self.retry = retry
+        self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._version: Optional[Tuple[int, RouterOsVersion]] = None
 
@@ -158,7 +166,12 @@ class RdsClient:
         if existing is not None:
             return self._same_disk_or_conflict(existing, spec)
         names = self.fields
-        args = {names.type: "file", names.file_path: spec.file_path, names.file_size: spec.size, names.slot: spec.slot}
+        args: dict[str, ArgValue] = {
+            names.type: "file",
+            names.file_path: spec.file_path,
+            names.file_size: spec.size,
+            names.slot: spec.slot,
+        }
         return self._create(spec, args)
 
     def copy_disk(self, source_slot: str, spec: DiskSpec) -> Disk:
@@ -180,7 +193,7 @@ class RdsClient:
             return self._same_disk_or_conflict(existing, spec)
         self._check_room_for(spec)
         names = self.fields
-        args = {
+        args: dict[str, ArgValue] = {
             names.type: "file",
             names.copy_from: (equals(names.slot, source_slot),),
             names.file_path: spec.file_path,
@@ -253,20 +266,23 @@ class RdsClient:
                     raise AlreadyExistsError("Cannot create directory %s: a file with that name exists." % current)
                 continue
             command = build("/file", "add", args={"name": current.lstrip("/"), "type": "directory"})
-            self._mutate(command, lambda path=current: True if self.get_file(path) else None, "create %s" % current)
+            self._mutate(command, self._file_appeared(current), "create %s" % current)
             created = True
         return created
 
     # Internals: may change without notice.
 
-    def _create(self, spec: DiskSpec, args: "dict[str, object]") -> Disk:
+    def _file_appeared(self, path: str) -> Callable[[], Optional[bool]]:
+        return lambda: True if self.get_file(path) is not None else None
+
+    def _create(self, spec: DiskSpec, args: dict[str, ArgValue]) -> Disk:
         names = self.fields
         if spec.comment:
             args[names.comment] = spec.comment
         if spec.export is not None:
             _check_export(spec.export)
             args.update(self._export_args(spec.export))
-        command = build("/disk", "add", args=args, secret_args=[names.password])  # type: ignore[arg-type]
+        command = build("/disk", "add", args=args, secret_args=[names.password])
 
         def created() -> Optional[Disk]:
             found = self.get_disk(spec.slot)
@@ -313,9 +329,9 @@ class RdsClient:
             )
         return existing
 
-    def _export_args(self, export: ExportSpec) -> "dict[str, object]":
+    def _export_args(self, export: ExportSpec) -> dict[str, ArgValue]:
         names = self.fields
-        args: "dict[str, object]" = {names.export: export.enabled}
+        args: dict[str, ArgValue] = {names.export: export.enabled}
         if export.enabled:
             args[names.port] = export.port
             args[names.nqn] = export.nqn
@@ -325,9 +341,15 @@ class RdsClient:
             args[names.password] = export.password
         return args
 
-    def _set(self, slot: str, args: "dict[str, object]", done: Callable[[Disk], bool], secret: str = "") -> Disk:
+    def _set(self, slot: str, args: dict[str, ArgValue], done: Callable[[Disk], bool], secret: str = "") -> Disk:
         names = self.fields
-        command = build("/disk", "set", target=[equals(names.slot, slot)], args=args, secret_args=[secret] if secret else [])  # type: ignore[arg-type]
+        command = build(
+            "/disk",
+            "set",
+            target=[equals(names.slot, slot)],
+            args=args,
+            secret_args=[secret] if secret else [],
+        )
 
         def applied() -> Optional[Disk]:
             found = self.get_disk(slot)

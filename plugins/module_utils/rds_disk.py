@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: srvlab developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Typed model of RDS disks, files and pool capacity, built from parsed ``print detail`` items."""
@@ -10,7 +9,10 @@ from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import ParseError
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_sizes import parse_grouped_integer, parse_human_size
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_sizes import (
+    parse_grouped_integer,
+    parse_human_size,
+)
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_versions import DiskFields
 from ansible_collections.srvlab.rds.plugins.module_utils.routeros_output import Item
 

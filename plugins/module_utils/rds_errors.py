@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: srvlab developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one exception hierarchy for talking to an RDS, and the classifier of RouterOS error text.
@@ -93,7 +92,10 @@ class ParseError(RdsError):
 
 _CLASSES = (
     (re.compile(r"(failure:\s*)?(no such item|.*\b(not found|does not exist))", re.I), NotFoundError),
-    (re.compile(r"(failure:\s*)?.*\b(already exists|already have such|already in use)", re.I), AlreadyExistsError),
+    (
+        re.compile(r"(failure:\s*)?.*\b(already exists|already have such|already in use)", re.I),
+        AlreadyExistsError,
+    ),
     (re.compile(r"(failure:\s*)?(not enough space|no space left|disk full)", re.I), NoSpaceError),
     (re.compile(r"(failure:\s*)?.*\b(in use|busy)\b", re.I), InUseError),
     (

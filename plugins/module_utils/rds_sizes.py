@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: srvlab developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Byte sizes: exact parsing of user input and RouterOS output, never rounding down (P-4.6)."""
@@ -35,7 +34,9 @@ def parse_size(value: Union[str, int], what: str = "size") -> int:
         )
     exact = Decimal(match.group("number")) * (1024 ** _UNITS[match.group("unit").upper()])
     if exact != exact.to_integral_value():
-        raise InvalidValueError("The %s %r is not a whole number of bytes; give it in bytes or a smaller unit." % (what, value))
+        raise InvalidValueError(
+            "The %s %r is not a whole number of bytes; give it in bytes or a smaller unit." % (what, value)
+        )
     return int(exact)
 
 

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: srvlab developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """RouterOS versions and the one table of disk field names per version range (ROUTEROS.md R-3).
@@ -27,7 +26,7 @@ class RouterOsVersion:
     channel: str = ""
 
     @classmethod
-    def parse(cls, text: str) -> "RouterOsVersion":
+    def parse(cls, text: str) -> RouterOsVersion:
         match = _VERSION.match(text)
         if not match:
             raise ParseError("Cannot read a RouterOS version from %r." % text)

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: srvlab developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """RouterOS command lines built from validated parts.
@@ -12,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Sequence, Tuple, Union
+from typing import FrozenSet, Mapping, Optional, Sequence, Tuple, Union
 
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import InvalidValueError
 
@@ -45,11 +44,15 @@ def quote(value: Value) -> str:
     if isinstance(value, int):
         return str(value)
     if not isinstance(value, str):
-        raise InvalidValueError("Cannot send a %s to RouterOS; use text, an integer or a boolean." % type(value).__name__)
+        raise InvalidValueError(
+            "Cannot send a %s to RouterOS; use text, an integer or a boolean." % type(value).__name__
+        )
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidValueError("The value %r is not valid UTF-8 text and cannot be sent to RouterOS." % value) from None
+        raise InvalidValueError(
+            "The value %r is not valid UTF-8 text and cannot be sent to RouterOS." % value
+        ) from None
     return '"' + "".join(_escape_char(char) for char in value) + '"'
 
 
@@ -81,7 +84,15 @@ class Condition:
     regex: bool = False
 
     def render(self) -> str:
-        return "%s%s%s" % (check_name(self.field, "field name"), "~" if self.regex else "=", quote(self.value))
+        return "%s%s%s" % (
+            check_name(self.field, "field name"),
+            "~" if self.regex else "=",
+            quote(self.value),
+        )
+
+
+ArgValue = Union[Value, Tuple[Condition, ...]]
+"""An argument's value: a plain value, or a ``[find ...]`` selection (``copy-from``)."""
 
 
 def equals(field_name: str, value: Value) -> Condition:
@@ -108,10 +119,10 @@ class Command:
     menu: str
     verb: str
     target: Tuple[Condition, ...] = ()
-    args: Tuple[Tuple[str, Union[Value, Tuple[Condition, ...]]], ...] = ()
+    args: Tuple[Tuple[str, ArgValue], ...] = ()
     words: Tuple[str, ...] = ()
     where: Tuple[Condition, ...] = ()
-    secret_args: frozenset = field(default_factory=frozenset)
+    secret_args: FrozenSet[str] = field(default_factory=frozenset)
 
     def render(self) -> str:
         return self._render(mask_secrets=False)
@@ -153,7 +164,7 @@ def build(
     verb: str,
     *,
     target: Sequence[Condition] = (),
-    args: Optional[Mapping[str, Union[Value, Tuple[Condition, ...]]]] = None,
+    args: Optional[Mapping[str, ArgValue]] = None,
     words: Sequence[str] = (),
     secret_args: Sequence[str] = (),
 ) -> Command:

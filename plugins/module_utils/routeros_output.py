@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: srvlab developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Parser for RouterOS console output: ``print detail`` items and ``key: value`` screens.
@@ -22,13 +21,17 @@ _ITEM_HEADER = re.compile(r"(?P<lead> {0,3})(?P<number>\d+)(?= |$)")
 _FLAG_WORD = re.compile(r"[A-Z]+\Z")
 _KEY_START = re.compile(r"[a-z][a-z0-9-]*=")
 _KEY_IN_TEXT = re.compile(r"(?:^| )[a-z][a-z0-9-]*=")
-_QUOTE_OR_ESCAPE = re.compile(r'(?<!\\)"')
+_WITHOUT_ESCAPES = re.compile(r"\\.")
+_TOKEN = re.compile(
+    r' *(?:(?P<key>[a-z][a-z0-9-]*)=(?:"(?P<quoted>[^"\\]*(?:\\.[^"\\]*)*)"|(?P<open>")|(?P<bare>[^ ]*))'
+    r"|(?P<word>[^ ]+))"
+)
+_ESCAPE = re.compile(r"(?P<plain>[^\\]+)|\\(?P<escape>[0-9A-Fa-f]{2}|.)", re.S)
 _SPACED_VALUE = re.compile(
     r"\d{1,3}( \d{3})+\Z"  # grouped integer: 53 687 091 200
     r"|[^ ]+ \d{1,2}:\d{2}:\d{2}\Z"  # date and time: 2025-11-11 14:32:41, nov/11/2025 14:32:41
     r"|\.[a-z0-9]+ file\Z"  # file type: .img file
 )
-_HEX_PAIR = re.compile(r"[0-9A-Fa-f]{2}\Z")
 _SCREEN_LINE = re.compile(r"\s*(?P<key>[a-z][a-z0-9-]*): ?(?P<value>.*)\Z")
 _UNESCAPES = {
     '"': '"',
@@ -141,108 +144,99 @@ def _finish(raw: _RawItem) -> Item:
 
 def _join_lines(lines: List[str]) -> str:
     """Join the wrapped lines of one item into one logical line."""
-    joined = lines[0] if lines else ""
-    for line in lines[1:]:
-        if joined.endswith(" ") or line.startswith(" ") or _split_mid_token(joined, line):
-            joined += line
+    if not lines:
+        return ""
+    parts = [lines[0]]
+    inside, pending_escape = _quote_state(lines[0], False, False)
+    for previous, line in zip(lines, lines[1:]):
+        if inside or previous.endswith(" ") or line.startswith(" ") or _split_mid_token(previous, parts, line):
+            parts.append(line)
         else:
-            joined += " " + line
-    return joined
+            parts.append(" " + line)
+        inside, pending_escape = _quote_state(line, inside, pending_escape)
+    return "".join(parts)
 
 
-def _split_mid_token(previous: str, line: str) -> bool:
-    """Whether the break between ``previous`` and ``line`` cut a token in two.
+def _quote_state(line: str, inside: bool, pending_escape: bool) -> Tuple[bool, bool]:
+    """Whether a quoted string is open after ``line``, and whether it ends in half an escape."""
+    if pending_escape:
+        line = line[1:]
+    unescaped = _WITHOUT_ESCAPES.sub("", line)
+    inside ^= unescaped.count('"') % 2 == 1
+    return inside, inside and unescaped.endswith("\\")
+
+
+def _split_mid_token(previous: str, parts: List[str], line: str) -> bool:
+    """Whether the break after ``previous`` (outside quotes) cut a token in two.
 
     Console width does not tell (appliances were seen splitting a path on a short line), so the
-    tokens decide: a break inside quotes always splits a value; a line that starts a ``key=``
-    token follows a complete token unless the previous line ended in the middle of a key; and
-    a word that is not a ``key=`` token continues the previous value with a space only when
-    the two form a value RouterOS prints with spaces (grouped integers, date and time,
-    ``.img file``), otherwise it is the rest of a split token.
+    tokens decide: a line that starts a ``key=`` token follows a complete token unless the
+    previous line ended in the middle of a key; and a word that is not a ``key=`` token
+    continues the previous value with a space only when the two form a value RouterOS prints
+    with spaces (grouped integers, date and time, ``.img file``), otherwise it is the rest of
+    a split token.
     """
-    if _inside_quotes(previous):
-        return True
+    tail = _unquoted_tail(previous, parts)
     head = line.split(" ", 1)[0]
-    value = _last_bare_value(previous)
+    value = _last_bare_value(tail)
     if _KEY_START.match(head):
-        return not _ends_with_complete_token(previous, value)
+        return not _ends_with_complete_token(tail, value)
     return not (value is not None and _SPACED_VALUE.match(value + " " + head))
 
 
-def _last_bare_value(text: str) -> Optional[str]:
-    """The unquoted value of the last ``key=value`` token, or None when the last token is quoted."""
-    tail = text[text.rfind('"') + 1 :]
-    last = None
-    for last in _KEY_IN_TEXT.finditer(tail):
-        pass
-    return tail[last.end() :] if last is not None else None
+def _unquoted_tail(previous: str, parts: List[str]) -> str:
+    """The text after the last quote so far; the previous line alone holds it in the common case."""
+    if '"' in previous or _KEY_IN_TEXT.search(previous):
+        return previous[previous.rfind('"') + 1 :]
+    joined = "".join(parts)
+    return joined[joined.rfind('"') + 1 :]
 
 
-def _ends_with_complete_token(text: str, value: Optional[str]) -> bool:
+def _last_bare_value(tail: str) -> Optional[str]:
+    """The unquoted value of the last ``key=value`` token in ``tail``, or None when there is none."""
+    equals_at = tail.rfind("=")
+    key_at = tail.rfind(" ", 0, equals_at) + 1
+    if equals_at > 0 and _KEY_START.fullmatch(tail, key_at, equals_at + 1):
+        return tail[equals_at + 1 :]
+    keys = list(_KEY_IN_TEXT.finditer(tail))
+    return tail[keys[-1].end() :] if keys else None
+
+
+def _ends_with_complete_token(tail: str, value: Optional[str]) -> bool:
     if value is None:
-        return not text[text.rfind('"') + 1 :].strip()
+        return not tail.strip()
     return " " not in value or _SPACED_VALUE.match(value) is not None
-
-
-def _inside_quotes(text: str) -> bool:
-    return len(_QUOTE_OR_ESCAPE.findall(text.replace("\\\\", ""))) % 2 == 1
 
 
 def _tokenize(text: str) -> Dict[str, str]:
     fields: Dict[str, str] = {}
-    position = 0
     last_bare_key: Optional[str] = None
-    length = len(text)
-    while position < length:
-        if text[position] == " ":
-            position += 1
-            continue
-        key_match = _KEY_START.match(text, position)
-        if not key_match:
-            word_end = _bare_end(text, position)
+    for match in _TOKEN.finditer(text):
+        key, quoted, opened, bare, word = match.groups()
+        if key is None:
             if last_bare_key is None:
-                raise ParseError("Unexpected text %r in RouterOS output: %r" % (text[position:word_end], text))
-            fields[last_bare_key] += " " + text[position:word_end]
-            position = word_end
-            continue
-        key = key_match.group()[:-1]
-        position = key_match.end()
-        if position < length and text[position] == '"':
-            value, position = _read_quoted(text, position)
+                raise ParseError("Unexpected text %r in RouterOS output: %r" % (word, text))
+            fields[last_bare_key] += " " + word
+        elif quoted is not None:
+            fields[key] = _unquote(quoted) if "\\" in quoted else quoted
             last_bare_key = None
+        elif opened is not None:
+            raise ParseError("Unterminated quoted value in RouterOS output: %r" % text[match.start("open") :])
         else:
-            end = _bare_end(text, position)
-            value = text[position:end]
-            position = end
+            fields[key] = bare
             last_bare_key = key
-        fields[key] = value
     return fields
 
 
-def _bare_end(text: str, position: int) -> int:
-    end = text.find(" ", position)
-    return len(text) if end < 0 else end
-
-
-def _read_quoted(text: str, position: int) -> Tuple[str, int]:
-    """Read a double-quoted string starting at ``position``; return its value and the end.
-
-    ``\\XX`` escapes are bytes, so the value is assembled as UTF-8 and decoded at the end.
-    """
+def _unquote(body: str) -> str:
+    """Decode the escapes of a quoted value. ``\\XX`` escapes are bytes, so the value is rebuilt as UTF-8."""
     data = bytearray()
-    index = position + 1
-    while index < len(text):
-        char = text[index]
-        if char == '"':
-            return data.decode("utf-8", errors="replace"), index + 1
-        if char == "\\" and index + 1 < len(text):
-            hex_pair = text[index + 1 : index + 3]
-            if _HEX_PAIR.match(hex_pair):
-                data.append(int(hex_pair, 16))
-                index += 3
-                continue
-            char = _UNESCAPES.get(text[index + 1], text[index + 1])
-            index += 1
-        data += char.encode("utf-8")
-        index += 1
-    raise ParseError("Unterminated quoted value in RouterOS output: %r" % text[position:])
+    for match in _ESCAPE.finditer(body):
+        escape = match.group("escape")
+        if escape is None:
+            data += match.group("plain").encode("utf-8")
+        elif len(escape) == 2:
+            data.append(int(escape, 16))
+        else:
+            data += _UNESCAPES.get(escape, escape).encode("utf-8")
+    return data.decode("utf-8", errors="replace")

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: srvlab developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """SSH transport to an RDS: one exec channel per command over one persistent connection (P-4.1, P-4.2).
@@ -76,7 +75,9 @@ class SshTransport:
 
     def __init__(self, settings: SshSettings, sleep: Callable[[float], None] = time.sleep) -> None:
         if PARAMIKO_IMPORT_ERROR is not None:
-            raise RdsConnectionError("The paramiko Python package is required to reach the RDS: %s" % PARAMIKO_IMPORT_ERROR)
+            raise RdsConnectionError(
+                "The paramiko Python package is required to reach the RDS: %s" % PARAMIKO_IMPORT_ERROR
+            )
         _check_settings(settings)
         self.settings = settings
         self._sleep = sleep
@@ -126,7 +127,9 @@ class SshTransport:
                 channel.exec_command(command)
             except (paramiko.SSHException, EOFError, OSError) as error:
                 self._connection_failed(transport)
-                raise ConnectionLostError("Could not send '%s' to %s: %s" % (shown, self.settings.host, error)) from None
+                raise ConnectionLostError(
+                    "Could not send '%s' to %s: %s" % (shown, self.settings.host, error)
+                ) from None
             try:
                 output = self._read_until_closed(channel, shown, deadline)
             except ConnectionLostError:
@@ -148,7 +151,7 @@ class SshTransport:
         return int(status) if status >= 0 else 0
 
     def _read_until_closed(self, channel: Any, shown: str, deadline: float) -> bytes:
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -191,7 +194,9 @@ class SshTransport:
                     )
                 self._sleep(wait)
             try:
-                self._transport = self._connect(min(self.settings.connect_timeout, max(0.1, deadline - time.monotonic())))
+                self._transport = self._connect(
+                    min(self.settings.connect_timeout, max(0.1, deadline - time.monotonic()))
+                )
             except (UnreachableError, RdsTimeoutError):
                 self._schedule_retry()
                 raise
@@ -223,9 +228,13 @@ class SshTransport:
         try:
             sock = socket.create_connection((settings.host, settings.port), timeout=timeout)
         except socket.timeout:
-            raise RdsTimeoutError("Connecting to the RDS at %s:%d timed out." % (settings.host, settings.port)) from None
+            raise RdsTimeoutError(
+                "Connecting to the RDS at %s:%d timed out." % (settings.host, settings.port)
+            ) from None
         except OSError as error:
-            raise UnreachableError("Cannot reach the RDS at %s:%d: %s" % (settings.host, settings.port, error)) from None
+            raise UnreachableError(
+                "Cannot reach the RDS at %s:%d: %s" % (settings.host, settings.port, error)
+            ) from None
         transport = paramiko.Transport(sock)
         transport.banner_timeout = timeout
         transport.auth_timeout = timeout
@@ -258,7 +267,8 @@ class SshTransport:
             raise HostKeyError(
                 "No trusted %s host key is configured for the RDS at %s:%d; it offered %s. "
                 "Pin its key with host_key (the output of '/ip ssh export-host-key' or ssh-keyscan) "
-                "or add it to the known_hosts file." % (offered.get_name(), settings.host, settings.port, _fingerprint(offered))
+                "or add it to the known_hosts file."
+                % (offered.get_name(), settings.host, settings.port, _fingerprint(offered))
             )
         if offered.asbytes() not in trusted:
             raise HostKeyError(
@@ -267,13 +277,15 @@ class SshTransport:
                 "may be intercepted." % (settings.host, settings.port, _fingerprint(offered))
             )
 
-    def _trusted_keys(self, key_type: str) -> "list[bytes]":
+    def _trusted_keys(self, key_type: str) -> list[bytes]:
         settings = self.settings
         keys = []
         if settings.host_key:
             parts = settings.host_key.split()
             if len(parts) < 2:
-                raise HostKeyError("The pinned host key %r is not an OpenSSH public key line ('type base64')." % settings.host_key)
+                raise HostKeyError(
+                    "The pinned host key %r is not an OpenSSH public key line ('type base64')." % settings.host_key
+                )
             if parts[0] == key_type:
                 keys.append(base64.b64decode(parts[1]))
         if settings.known_hosts_file:
@@ -281,7 +293,9 @@ class SshTransport:
             try:
                 known.load(settings.known_hosts_file)
             except OSError as error:
-                raise HostKeyError("Cannot read the known_hosts file %s: %s" % (settings.known_hosts_file, error)) from None
+                raise HostKeyError(
+                    "Cannot read the known_hosts file %s: %s" % (settings.known_hosts_file, error)
+                ) from None
             name = settings.host if settings.port == 22 else "[%s]:%d" % (settings.host, settings.port)
             entry = known.lookup(name)
             if entry and key_type in entry:
@@ -325,7 +339,7 @@ def _check_settings(settings: SshSettings) -> None:
 
 def _load_private_key(path: str, passphrase: Optional[str]) -> Any:
     try:
-        return paramiko.PKey.from_path(path, passphrase=passphrase.encode() if passphrase else None)
+        return paramiko.PKey.from_path(path, passphrase or None)
     except paramiko.PasswordRequiredException:
         raise AuthenticationError("The private key %s is encrypted; give its passphrase." % path) from None
     except (paramiko.SSHException, ValueError) as error:
@@ -335,4 +349,7 @@ def _load_private_key(path: str, passphrase: Optional[str]) -> Any:
 
 
 def _fingerprint(key: Any) -> str:
-    return "%s SHA256:%s" % (key.get_name(), key.fingerprint.split(":", 1)[-1] if hasattr(key, "fingerprint") else "")
+    return "%s SHA256:%s" % (
+        key.get_name(),
+        key.fingerprint.split(":", 1)[-1] if hasattr(key, "fingerprint") else "",
+    )

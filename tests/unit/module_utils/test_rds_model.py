@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import (
     ManagedPolicy,
     capacity_from_item,
@@ -27,7 +26,11 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_sizes import (
     parse_human_size,
     parse_size,
 )
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_versions import DiskFields, RouterOsVersion, fields_for
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_versions import (
+    DiskFields,
+    RouterOsVersion,
+    fields_for,
+)
 from ansible_collections.srvlab.rds.plugins.module_utils.routeros_output import parse_detail
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "routeros"
@@ -101,7 +104,7 @@ def test_classify_errors(output: str, status: int, error_class: type) -> None:
     "output",
     [
         "",
-        " 0    slot=\"no such item\" comment=\"not enough space\"\n",
+        ' 0    slot="no such item" comment="not enough space"\n',
         "  name: already exists-router\n",
         (FIXTURES / "disk_print_detail__r4_example.txt").read_text(),
     ],
@@ -136,7 +139,9 @@ def test_disks_from_the_r4_example() -> None:
 
 
 def test_managed_policy_needs_both_prefixes() -> None:
-    items = parse_detail(' 0    type=file slot="pvc-x" nvme-tcp-export=yes nvme-tcp-server-nqn="nqn.2000-02.com.mikrotik:other"\n')
+    items = parse_detail(
+        ' 0    type=file slot="pvc-x" nvme-tcp-export=yes nvme-tcp-server-nqn="nqn.2000-02.com.mikrotik:other"\n'
+    )
     assert not ManagedPolicy().is_managed(disk_from_item(items[0], DiskFields()))
 
 
@@ -153,7 +158,9 @@ def test_files_and_capacity() -> None:
     assert image.path == "/storage-pool/metal-csi/pvc-0d6f1c52-7a1e-4b8e-9c55-2f0b7f1f0a11.img"
     assert image.is_disk_image and image.size == 10 * GIB
     assert file_from_item(items[0]).type == "directory"
-    pool = capacity_from_item(parse_detail((FIXTURES / "disk_print_detail__pool_partition.txt").read_text())[0], "storage-pool")
+    pool = capacity_from_item(
+        parse_detail((FIXTURES / "disk_print_detail__pool_partition.txt").read_text())[0], "storage-pool"
+    )
     assert pool.size == 7681574174720 and pool.free == 7301927047168
     assert pool.used == pool.size - pool.free
     with pytest.raises(ParseError):

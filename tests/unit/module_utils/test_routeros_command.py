@@ -1,9 +1,6 @@
 """Quoting and the command builder (pure); the emulator-side round trip lives in the integration tests."""
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import InvalidValueError
 from ansible_collections.srvlab.rds.plugins.module_utils.routeros_command import (
     SECRET_MASK,
@@ -14,6 +11,8 @@ from ansible_collections.srvlab.rds.plugins.module_utils.routeros_command import
     quote,
 )
 from ansible_collections.srvlab.rds.plugins.module_utils.routeros_output import parse_detail
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 # Inside double quotes only these act on the console: the quote ends the string, $ substitutes
 # variables and $[...] commands, ? asks for help, and line ends end the command.
@@ -67,7 +66,7 @@ def test_quoted_text_never_exposes_structure(value: str) -> None:
 
 
 @settings(max_examples=2000)
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\0")))
+@given(st.text(alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\0")))
 def test_quote_round_trips_through_the_output_parser(value: str) -> None:
     assert parse_detail(" 0    comment=%s\n" % quote(value))[0].fields["comment"] == value
 
@@ -76,7 +75,13 @@ def test_add_command() -> None:
     command = build(
         "/disk",
         "add",
-        args={"type": "file", "file-size": 1024, "slot": "pvc-1", "nvme-tcp-export": True, "nvme-tcp-server-password": "s3"},
+        args={
+            "type": "file",
+            "file-size": 1024,
+            "slot": "pvc-1",
+            "nvme-tcp-export": True,
+            "nvme-tcp-server-password": "s3",
+        },
         secret_args=["nvme-tcp-server-password"],
     )
     assert command.render() == (

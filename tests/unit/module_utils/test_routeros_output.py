@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import ParseError
 from ansible_collections.srvlab.rds.plugins.module_utils.routeros_output import parse_detail, parse_screen
 
@@ -21,7 +20,8 @@ def test_fixture_parses_to_expected(case: str) -> None:
     else:
         items = parse_detail(text)
         assert [
-            {"number": item.number, "flags": item.flags, "comment": item.comment, "fields": item.fields} for item in items
+            {"number": item.number, "flags": item.flags, "comment": item.comment, "fields": item.fields}
+            for item in items
         ] == expected
 
 

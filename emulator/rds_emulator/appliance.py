@@ -1,0 +1,46 @@
+"""The emulated box: its settings, disk table and file tree, shared by every session."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .files import FileTree
+from .model import PoolUsage
+from .store import DiskTable
+from .version import RouterOsVersion
+
+
+@dataclass(frozen=True)
+class ApplianceSettings:
+    pool_name: str
+    pool_size: int
+    version: RouterOsVersion
+    identity: str
+
+
+class Appliance:
+    """Commands run one at a time under `lock`, so each sees and leaves a consistent state."""
+
+    def __init__(self, settings: ApplianceSettings, state_dir: Path) -> None:
+        self.settings = settings
+        self.tree = FileTree(state_dir / "files")
+        self.table = DiskTable(state_dir, self.tree)
+        self.lock = threading.RLock()
+        self._started = time.monotonic()
+
+    def open(self) -> None:
+        self.tree.host_path(self.settings.pool_name).mkdir(parents=True, exist_ok=True)
+        self.table.load()
+
+    def pool_usage(self) -> PoolUsage:
+        return PoolUsage(
+            name=self.settings.pool_name,
+            size=self.settings.pool_size,
+            allocated=self.tree.allocated_bytes(self.settings.pool_name),
+        )
+
+    def uptime_seconds(self) -> int:
+        return int(time.monotonic() - self._started)

@@ -1,0 +1,129 @@
+"""Counters that let tests prove how a client uses the server (sessions per connection above all).
+
+The snapshot is mirrored to stats.json after every change. Closed connections are kept, the
+most recent `KEPT_CLOSED_CONNECTIONS` of them, so a test can read a connection's peak after it ends.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .atomicio import write_json_atomically
+
+KEPT_CLOSED_CONNECTIONS = 64
+
+
+@dataclass(frozen=True)
+class ConnectionStats:
+    id: int
+    peer: str
+    open: bool
+    commands_executed: int
+    sessions_current: int
+    sessions_peak: int
+    sessions_refused: int
+
+
+@dataclass(frozen=True)
+class Stats:
+    commands_executed: int
+    """Every exec request received, whatever became of it (errors and faults included)."""
+    connections_accepted: int
+    sessions_current: int
+    sessions_peak: int
+    sessions_refused: int
+    connections: tuple[ConnectionStats, ...]
+
+
+@dataclass
+class _Counters:
+    peer: str
+    open: bool = True
+    commands_executed: int = 0
+    sessions_current: int = 0
+    sessions_peak: int = 0
+    sessions_refused: int = 0
+
+
+class StatsRecorder:
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        self._connections: dict[int, _Counters] = {}
+        self._accepted = 0
+        self._commands = 0
+        self._current = 0
+        self._peak = 0
+        self._refused = 0
+
+    def connection_opened(self, peer: str) -> int:
+        with self._lock:
+            self._accepted += 1
+            self._connections[self._accepted] = _Counters(peer=peer)
+            self._publish()
+            return self._accepted
+
+    def connection_closed(self, connection: int) -> None:
+        with self._lock:
+            counters = self._connections[connection]
+            counters.open = False
+            self._current -= counters.sessions_current
+            counters.sessions_current = 0
+            closed = [key for key, value in self._connections.items() if not value.open]
+            for key in closed[:-KEPT_CLOSED_CONNECTIONS]:
+                del self._connections[key]
+            self._publish()
+
+    def try_open_session(self, connection: int, limit: int) -> bool:
+        """Count a new session, or a refusal when the connection already has `limit` open."""
+        with self._lock:
+            counters = self._connections[connection]
+            if counters.sessions_current >= limit:
+                counters.sessions_refused += 1
+                self._refused += 1
+                self._publish()
+                return False
+            counters.sessions_current += 1
+            counters.sessions_peak = max(counters.sessions_peak, counters.sessions_current)
+            self._current += 1
+            self._peak = max(self._peak, self._current)
+            self._publish()
+            return True
+
+    def session_closed(self, connection: int) -> None:
+        with self._lock:
+            counters = self._connections.get(connection)
+            if counters is None or counters.sessions_current == 0:
+                return
+            counters.sessions_current -= 1
+            self._current -= 1
+            self._publish()
+
+    def command_executed(self, connection: int) -> None:
+        with self._lock:
+            counters = self._connections.get(connection)
+            if counters is not None:
+                counters.commands_executed += 1
+            self._commands += 1
+            self._publish()
+
+    def snapshot(self) -> Stats:
+        with self._lock:
+            return self._snapshot()
+
+    def _snapshot(self) -> Stats:
+        return Stats(
+            commands_executed=self._commands,
+            connections_accepted=self._accepted,
+            sessions_current=self._current,
+            sessions_peak=self._peak,
+            sessions_refused=self._refused,
+            connections=tuple(
+                ConnectionStats(id=key, **asdict(counters)) for key, counters in self._connections.items()
+            ),
+        )
+
+    def _publish(self) -> None:
+        write_json_atomically(self._path, asdict(self._snapshot()), durable=False)

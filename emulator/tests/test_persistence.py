@@ -1,0 +1,45 @@
+"""State survives a restart: the disk table with every field, exports and backing files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from emulator_harness import StartEmulator
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_disks_survive_a_restart(start_emulator: StartEmulator, state_dir: Path) -> None:
+    first = start_emulator()
+    first.ok("/file add name=storage-pool/vols type=directory")
+    first.ok(
+        "/disk add type=file file-path=/storage-pool/vols/a.img file-size=2M slot=a nvme-tcp-export=yes "
+        'comment="two\\nlines" nvme-tcp-server-password=pw disabled=no'
+    )
+    first.ok("/disk add type=file file-path=/storage-pool/vols/b.img file-size=1M slot=b disabled=yes")
+    before = first.ok("/disk print detail without-paging where type=file")
+    exports = (state_dir / "exports.json").read_text()
+    first.close()
+    first.server.stop()
+
+    second = start_emulator()
+
+    assert second.ok("/disk print detail without-paging where type=file") == before
+    assert (state_dir / "exports.json").read_text() == exports
+    assert (second.files / "storage-pool/vols/a.img").stat().st_size == 2 * 1024 * 1024
+    saved = json.loads((state_dir / "config.json").read_text())
+    assert saved["disks"][0] == {
+        "slot": "a",
+        "file-path": "/storage-pool/vols/a.img",
+        "file-size": 2 * 1024 * 1024,
+        "comment": "two\nlines",
+        "disabled": False,
+        "nvme-tcp-export": True,
+        "nvme-tcp-server-port": 4420,
+        "nvme-tcp-server-nqn": "nqn.2000-02.com.mikrotik:a",
+        "nvme-tcp-server-allow-host-name": "",
+        "nvme-tcp-server-password": "pw",
+    }
+    assert not list(state_dir.glob(".*.tmp"))

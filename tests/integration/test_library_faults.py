@@ -1,0 +1,129 @@
+"""The library against each fault mode of the emulator, and the session bound under concurrency."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import (
+    DiskSpec,
+    ExportSpec,
+    RdsClient,
+    RetryPolicy,
+)
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import (
+    ConnectionLostError,
+    NoSpaceError,
+    RdsTimeoutError,
+)
+from rds_emulator.faults import Fault, FaultKind
+from rds_emulator.server import EmulatorServer
+
+from .conftest import BASE, GIB
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def volume(slot: str, size: int = GIB) -> DiskSpec:
+    return DiskSpec(slot, "%s/%s.img" % (BASE, slot), size, ExportSpec(nqn="nqn.2000-02.com.mikrotik:" + slot))
+
+
+def test_lost_reply_after_add_is_rechecked_not_duplicated(rds: RdsClient, emulator: EmulatorServer) -> None:
+    emulator.set_faults([Fault(FaultKind.LOSE_REPLY, count=1, match="^/disk add")])
+    disk = rds.add_disk(volume("pvc-lost"))
+    assert disk.slot == "pvc-lost"
+    assert [found.slot for found in rds.list_disks()] == ["pvc-lost"]
+    assert rds.transport.reconnects >= 1
+
+
+def test_lost_reply_after_remove_is_rechecked(rds: RdsClient, emulator: EmulatorServer) -> None:
+    rds.add_disk(volume("pvc-lost-rm"))
+    emulator.set_faults([Fault(FaultKind.LOSE_REPLY, count=1, match="^/disk remove")])
+    assert rds.remove_disk("pvc-lost-rm")
+    assert rds.get_disk("pvc-lost-rm") is None
+    assert rds.get_file(BASE + "/pvc-lost-rm.img") is None
+
+
+def test_connection_dropped_mid_command_is_retried(rds: RdsClient, emulator: EmulatorServer) -> None:
+    emulator.set_faults([Fault(FaultKind.DROP, count=2, match="^/disk add")])
+    assert rds.add_disk(volume("pvc-drop")).slot == "pvc-drop"
+    assert len(rds.list_disks()) == 1
+
+
+def test_drop_without_retries_is_connection_lost(
+    connect: Callable[..., RdsClient], rds: RdsClient, emulator: EmulatorServer
+) -> None:
+    impatient = connect(retry=RetryPolicy(attempts=1))
+    impatient.version()
+    emulator.set_faults([Fault(FaultKind.DROP, count=1, match="print")])
+    with pytest.raises(ConnectionLostError):
+        impatient.list_disks()
+
+
+def test_hanging_command_times_out_and_the_transport_recovers(
+    connect: Callable[..., RdsClient], emulator: EmulatorServer
+) -> None:
+    client = connect(command_timeout=1.0, retry=RetryPolicy(attempts=1))
+    client.version()
+    emulator.set_faults([Fault(FaultKind.HANG, count=1, match="^/disk print")])
+    started = time.monotonic()
+    with pytest.raises(RdsTimeoutError, match="within its timeout"):
+        client.list_disks()
+    assert time.monotonic() - started < 5
+    assert client.list_disks() == []
+
+
+def test_no_space_fault_is_typed_and_leaves_nothing(rds: RdsClient, emulator: EmulatorServer) -> None:
+    emulator.set_faults([Fault(FaultKind.NO_SPACE, match="^/disk add")])
+    with pytest.raises(NoSpaceError):
+        rds.add_disk(volume("pvc-full"))
+    emulator.set_faults([])
+    assert rds.get_disk("pvc-full") is None
+    assert rds.get_file(BASE + "/pvc-full.img") is None
+
+
+def test_reboot_window_reconnects_by_itself(rds: RdsClient, emulator: EmulatorServer) -> None:
+    rds.add_disk(volume("pvc-before"))
+    emulator.set_faults([Fault(FaultKind.REBOOT, seconds=1.0)])
+    rebooted = rds.transport.generation
+    survivor = rds.get_disk("pvc-before")
+    assert survivor is not None and survivor.size == GIB
+    assert rds.add_disk(volume("pvc-after")).slot == "pvc-after"
+    assert rds.transport.generation > rebooted
+
+
+def test_latency_is_tolerated_within_the_timeout(connect: Callable[..., RdsClient], emulator: EmulatorServer) -> None:
+    client = connect(command_timeout=3.0)
+    emulator.set_faults([Fault(FaultKind.LATENCY, seconds=0.3, count=2)])
+    started = time.monotonic()
+    assert client.list_disks() == []
+    assert time.monotonic() - started >= 0.3
+
+
+def test_fifty_concurrent_operations_stay_within_the_session_bound(rds: RdsClient, emulator: EmulatorServer) -> None:
+    emulator.set_faults([Fault(FaultKind.LATENCY, seconds=0.02)])
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def operate(index: int) -> None:
+        try:
+            if index % 2:
+                rds.add_disk(volume("pvc-many-%02d" % index))
+            else:
+                rds.pool_capacity()
+        except BaseException as error:  # collected and asserted below
+            with lock:
+                errors.append(error)
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        list(pool.map(operate, range(50)))
+    assert errors == []
+    assert len(rds.list_disks()) == 25
+    stats = emulator.stats
+    peak = max(connection.sessions_peak for connection in stats.connections)
+    assert peak <= rds.transport.settings.max_sessions
+    assert peak >= 2, "the operations really ran concurrently"
+    assert stats.sessions_refused == 0
