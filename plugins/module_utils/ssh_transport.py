@@ -339,9 +339,13 @@ def _check_settings(settings: SshSettings) -> None:
 
 def _load_private_key(path: str, passphrase: Optional[str]) -> Any:
     try:
-        return paramiko.PKey.from_path(path, passphrase or None)
+        return paramiko.PKey.from_path(path, passphrase.encode("utf-8") if passphrase else None)
     except paramiko.PasswordRequiredException:
         raise AuthenticationError("The private key %s is encrypted; give its passphrase." % path) from None
+    except TypeError as error:  # paramiko 5 passes on cryptography's error for a missing passphrase
+        if not passphrase:
+            raise AuthenticationError("The private key %s is encrypted; give its passphrase." % path) from None
+        raise AuthenticationError("Cannot load the private key %s: %s" % (path, error)) from None
     except (paramiko.SSHException, ValueError) as error:
         raise AuthenticationError("Cannot load the private key %s: %s" % (path, error)) from None
     except OSError as error:
