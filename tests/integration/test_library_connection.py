@@ -6,19 +6,19 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import DiskSpec, RdsClient, RetryPolicy
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import (
+    AuthenticationError,
+    ConnectionLostError,
+    InUseError,
+    UnsupportedVersionError,
+)
+from ansible_collections.srvlab.rds.plugins.module_utils.ssh_transport import SshSettings, SshTransport
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rds_emulator.config import EmulatorConfig
 from rds_emulator.faults import Fault, FaultKind
 from rds_emulator.server import EmulatorServer
-
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import DiskSpec, RdsClient, RetryPolicy
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import (
-    AuthenticationError,
-    InUseError,
-    UnsupportedVersionError,
-)
-from ansible_collections.srvlab.rds.plugins.module_utils.ssh_transport import SshSettings, SshTransport
 
 from .conftest import BASE, GIB
 
@@ -131,8 +131,6 @@ def test_transient_failures_give_up_after_the_retry_budget(
     client = connect(retry=RetryPolicy(attempts=2, initial_delay=0.01, max_delay=0.02))
     client.version()
     emulator.set_faults([Fault(FaultKind.DROP, match="print")])
-    from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import ConnectionLostError
-
     with pytest.raises(ConnectionLostError):
         client.list_disks()
     assert emulator.stats.commands_executed >= 2
