@@ -22,9 +22,11 @@ _FLAG_WORD = re.compile(r"[A-Z]+\Z")
 _KEY_START = re.compile(r"[a-z][a-z0-9-]*=")
 _KEY_IN_TEXT = re.compile(r"(?:^| )[a-z][a-z0-9-]*=")
 _WITHOUT_ESCAPES = re.compile(r"\\.")
+# One token: key="quoted", key=bare or a stray word. A bare value takes the following words that
+# are not key= tokens (grouped integers, "date time", ".img file"); a stray word is an error.
 _TOKEN = re.compile(
-    r' *(?:(?P<key>[a-z][a-z0-9-]*)=(?:"(?P<quoted>[^"\\]*(?:\\.[^"\\]*)*)"|(?P<open>")|(?P<bare>[^ ]*))'
-    r"|(?P<word>[^ ]+))"
+    r' *(?:([a-z][a-z0-9-]*)=(?:"([^"\\]*(?:\\.[^"\\]*)*)"|(")|([^ ]*(?: +(?![a-z][a-z0-9-]*=)[^ "]+)*))'
+    r"|([^ ]+))"
 )
 _ESCAPE = re.compile(r"(?P<plain>[^\\]+)|\\(?P<escape>[0-9A-Fa-f]{2}|.)", re.S)
 _SPACED_VALUE = re.compile(
@@ -89,22 +91,20 @@ def _split_items(lines: List[str]) -> List[_RawItem]:
     current: Optional[_RawItem] = None
     in_legend = False
     for line in lines:
-        if not line.strip():
+        if not line or line.isspace():
             current = None
             in_legend = False
             continue
-        if line.startswith("Flags:") or (in_legend and "=" not in line and not _ITEM_HEADER.match(line)):
+        header = _ITEM_HEADER.match(line) if line[0] == " " or line[0].isdigit() else None
+        if line.startswith("Flags:") or (in_legend and "=" not in line and not header):
             in_legend = True
             continue
         in_legend = False
-        header = _ITEM_HEADER.match(line)
         if header or current is None:
             current = _start_item(line, header)
             items.append(current)
-            continue
-        content = line.strip()
-        if content.startswith(";;;") and not current.lines:
-            current.comment_lines.append(content[3:].strip())
+        elif ";;;" in line and not current.lines and line.lstrip().startswith(";;;"):
+            current.comment_lines.append(line.strip()[3:].strip())
         else:
             current.lines.append(_strip_indent(line, current.indent))
     return items
@@ -134,6 +134,8 @@ def _start_item(line: str, header: Optional[re.Match[str]]) -> _RawItem:
 
 def _strip_indent(line: str, indent: int) -> str:
     """Remove the continuation indent only, keeping a space that belongs to a split value."""
+    if indent and line.startswith(" " * indent):
+        return line[indent:]
     leading = len(line) - len(line.lstrip(" "))
     return line[min(leading, indent) if indent else leading :]
 
@@ -161,7 +163,7 @@ def _quote_state(line: str, inside: bool, pending_escape: bool) -> Tuple[bool, b
     """Whether a quoted string is open after ``line``, and whether it ends in half an escape."""
     if pending_escape:
         line = line[1:]
-    unescaped = _WITHOUT_ESCAPES.sub("", line)
+    unescaped = _WITHOUT_ESCAPES.sub("", line) if "\\" in line else line
     inside ^= unescaped.count('"') % 2 == 1
     return inside, inside and unescaped.endswith("\\")
 
@@ -176,10 +178,13 @@ def _split_mid_token(previous: str, parts: List[str], line: str) -> bool:
     with spaces (grouped integers, date and time, ``.img file``), otherwise it is the rest of
     a split token.
     """
+    starts_key = _KEY_START.match(line) is not None
+    if starts_key and "=" in previous[previous.rfind(" ") + 1 :]:
+        return False  # the common case: a complete key=value, then the next key=
     tail = _unquoted_tail(previous, parts)
     head = line.split(" ", 1)[0]
     value = _last_bare_value(tail)
-    if _KEY_START.match(head):
+    if starts_key:
         return not _ends_with_complete_token(tail, value)
     return not (value is not None and _SPACED_VALUE.match(value + " " + head))
 
@@ -210,21 +215,12 @@ def _ends_with_complete_token(tail: str, value: Optional[str]) -> bool:
 
 def _tokenize(text: str) -> Dict[str, str]:
     fields: Dict[str, str] = {}
-    last_bare_key: Optional[str] = None
-    for match in _TOKEN.finditer(text):
-        key, quoted, opened, bare, word = match.groups()
-        if key is None:
-            if last_bare_key is None:
-                raise ParseError("Unexpected text %r in RouterOS output: %r" % (word, text))
-            fields[last_bare_key] += " " + word
-        elif quoted is not None:
-            fields[key] = _unquote(quoted) if "\\" in quoted else quoted
-            last_bare_key = None
-        elif opened is not None:
-            raise ParseError("Unterminated quoted value in RouterOS output: %r" % text[match.start("open") :])
-        else:
-            fields[key] = bare
-            last_bare_key = key
+    for key, quoted, opened, bare, stray in _TOKEN.findall(text):
+        if stray:
+            raise ParseError("Unexpected text %r in RouterOS output: %r" % (stray, text))
+        if opened:
+            raise ParseError("Unterminated quoted value in RouterOS output: %r" % text)
+        fields[key] = _unquote(quoted) if "\\" in quoted else quoted or bare
     return fields
 
 
