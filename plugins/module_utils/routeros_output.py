@@ -104,7 +104,7 @@ def _split_items(lines: List[str]) -> List[_RawItem]:
             current = _start_item(line, header)
             items.append(current)
         elif ";;;" in line and not current.lines and line.lstrip().startswith(";;;"):
-            current.comment_lines.append(line.strip()[3:].strip())
+            current.comment_lines.append(_comment_text(line.lstrip()))
         else:
             current.lines.append(_strip_indent(line, current.indent))
     return items
@@ -126,10 +126,16 @@ def _start_item(line: str, header: Optional[re.Match[str]]) -> _RawItem:
     indent = position
     item = _RawItem(number, flags, [], [], indent)
     if body.startswith(";;;"):
-        item.comment_lines.append(body[3:].strip())
+        item.comment_lines.append(_comment_text(body))
     elif body:
         item.lines.append(body)
     return item
+
+
+def _comment_text(line: str) -> str:
+    """A ``;;; text`` line's text, verbatim: only the one space the console puts after ``;;;`` goes."""
+    text = line[3:]
+    return text[1:] if text.startswith(" ") else text
 
 
 def _strip_indent(line: str, indent: int) -> str:

@@ -13,6 +13,8 @@ from rds_emulator.config import EmulatorConfig
 from rds_emulator.process import write_client_key
 from rds_emulator.server import EmulatorServer
 
+from tests.integration.kube_api_fake import KubeApiFake
+
 GIB = 1024**3
 BASE = "/storage-pool/metal-csi"
 # Enough retries to outlast the emulator's short reboot windows in the fault tests.
@@ -76,3 +78,13 @@ def rds(connect: Callable[..., RdsClient]) -> RdsClient:
     client = connect()
     client.ensure_directory(BASE)
     return client
+
+
+@pytest.fixture
+def kube_api() -> Iterator[KubeApiFake]:
+    """A Kubernetes API fake on loopback that the real kubernetes client reaches over HTTP."""
+    fake = KubeApiFake().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()

@@ -143,6 +143,7 @@ def test_export_fields_and_secret_never_logged(
         "$dollar and ?question",
         "line one\nline two",
         "tab\tand unicode ☃ €",
+        "  padded  \n\n   lines with spaces   ",
     ],
 )
 def test_hostile_comments_are_stored_verbatim(rds: RdsClient, hostile: str) -> None:

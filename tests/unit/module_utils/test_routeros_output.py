@@ -66,3 +66,8 @@ def test_key_split_across_lines_is_rejoined() -> None:
     fields = parse_detail(text)[0].fields
     assert fields["nvme-tcp-server-port"] == "4420"
     assert fields["nvme-tcp-export"] == "yes"
+
+
+def test_comment_text_is_kept_verbatim() -> None:
+    text = " 0    ;;;   leading and trailing  \n      ;;; \n      ;;;no space\n      slot=\"a\"\n"
+    assert parse_detail(text)[0].comment == "  leading and trailing  \n\nno space"

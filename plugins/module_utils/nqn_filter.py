@@ -1,0 +1,177 @@
+# Copyright: srvlab developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Node side: the managed-NQN-prefix configuration, the NVMe state in sysfs, and the host NQN and ID.
+
+Runs on nodes, so it stays compatible with Python 3.9 and needs nothing beyond the standard
+library (no PyYAML on a diskless node's image).
+
+The configuration file (default ``/etc/srvlab-rds/node.yaml``) is YAML the node plugin reads with
+``--config``; this module manages its ``managed_nqn_prefix:`` line and keeps every other line::
+
+    # Managed by srvlab.rds.nqn_filter; read by the rds.csi.srvlab.io node plugin (--config).
+    managed_nqn_prefix: "nqn.2000-02.com.mikrotik:pvc-"
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import MAX_NQN_BYTES
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import InvalidValueError
+
+DEFAULT_CONFIG_FILE = "/etc/srvlab-rds/node.yaml"
+DEFAULT_HOSTNQN_FILE = "/etc/nvme/hostnqn"
+DEFAULT_HOSTID_FILE = "/etc/nvme/hostid"
+CONFIG_KEY = "managed_nqn_prefix"
+HEADER = "# Managed by srvlab.rds.nqn_filter; read by the rds.csi.srvlab.io node plugin (--config)."
+# The NQN of a CSI volume (P-3): nqn.2000-02.com.mikrotik:<volume id>, the volume ID being the
+# external-provisioner's pvc-<uuid>. A connected NQN of any other shape is not a CSI volume.
+CSI_VOLUME_NQN = re.compile(
+    r"nqn\.2000-02\.com\.mikrotik:pvc-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z"
+)
+EXAMPLE_CSI_NQN = "nqn.2000-02.com.mikrotik:pvc-00000000-0000-0000-0000-000000000000"
+_LINE = re.compile(r"(?P<key>[A-Za-z_][A-Za-z0-9_-]*)\s*:\s*(?P<value>.*)\Z")
+_UUID_NQN = re.compile(r"nqn\.2014-08\.org\.nvmexpress:uuid:(?P<uuid>[0-9a-fA-F-]{36})\Z")
+
+
+@dataclass(frozen=True)
+class Connection:
+    """An NVMe controller the node has, as sysfs shows it."""
+
+    controller: str
+    subsystem_nqn: str
+    transport: str
+    state: str
+
+
+@dataclass(frozen=True)
+class HostIdentity:
+    hostnqn: str
+    hostid: str
+
+
+def check_prefix(prefix: str) -> None:
+    """A managed prefix starts with ``nqn.``, contains ``:`` and is at most 223 bytes."""
+    if not prefix.startswith("nqn.") or ":" not in prefix or len(prefix.encode("utf-8")) > MAX_NQN_BYTES:
+        raise InvalidValueError(
+            "The managed NQN prefix %r is not valid: it must start with 'nqn.', contain ':' and be at most %d bytes, "
+            "such as nqn.2000-02.com.mikrotik:pvc-." % (prefix, MAX_NQN_BYTES)
+        )
+    if any(ord(char) < 32 or char.isspace() for char in prefix):
+        raise InvalidValueError("The managed NQN prefix %r must not contain spaces or control characters." % prefix)
+
+
+def is_csi_volume_nqn(nqn: str) -> bool:
+    return CSI_VOLUME_NQN.match(nqn) is not None
+
+
+def conflicting_connections(prefix: str, connections: List[Connection]) -> List[Connection]:
+    """Connected subsystems the prefix would claim although they are not CSI volumes (system volumes)."""
+    return [
+        item
+        for item in connections
+        if item.subsystem_nqn.startswith(prefix) and not is_csi_volume_nqn(item.subsystem_nqn)
+    ]
+
+
+def read_connections(sysfs_root: str) -> List[Connection]:
+    """The node's NVMe controllers from ``<root>/class/nvme/nvme*/``; missing files read as empty."""
+    base = os.path.join(sysfs_root, "class", "nvme")
+    if not os.path.isdir(base):
+        return []
+    found = []
+    for name in sorted(os.listdir(base)):
+        if not re.match(r"nvme\d+\Z", name):
+            continue
+        directory = os.path.join(base, name)
+        nqn = _read_attribute(directory, "subsysnqn")
+        if nqn:
+            found.append(
+                Connection(name, nqn, _read_attribute(directory, "transport"), _read_attribute(directory, "state"))
+            )
+    return found
+
+
+def render_config(existing: Optional[str], prefix: str) -> str:
+    """The configuration text with ``managed_nqn_prefix`` set to ``prefix`` and every other line kept."""
+    line = "%s: %s" % (CONFIG_KEY, json.dumps(prefix))
+    if not existing:
+        return "%s\n%s\n" % (HEADER, line)
+    lines = existing.splitlines()
+    replaced = False
+    for index, current in enumerate(lines):
+        match = _LINE.match(current)
+        if match and match.group("key").replace("-", "_") == CONFIG_KEY:
+            lines[index] = line
+            replaced = True
+    if not replaced:
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def configured_prefix(text: Optional[str]) -> Optional[str]:
+    """The prefix a configuration text sets, or ``None``."""
+    for current in (text or "").splitlines():
+        match = _LINE.match(current)
+        if match and match.group("key").replace("-", "_") == CONFIG_KEY:
+            return _scalar(match.group("value"))
+    return None
+
+
+def plan_identity(hostnqn: Optional[str], hostid: Optional[str], new_uuid: str) -> Tuple[HostIdentity, bool, bool]:
+    """The host NQN and ID to have, and whether each file must be written.
+
+    Existing values are never rewritten. A missing one is derived from the other when the host NQN
+    is of the ``uuid:`` form, so the pair stays consistent; otherwise ``new_uuid`` is used.
+    """
+    hostnqn = (hostnqn or "").strip()
+    hostid = (hostid or "").strip()
+    if hostnqn and not (hostnqn.startswith("nqn.") and ":" in hostnqn):
+        raise InvalidValueError(
+            "The node's host NQN %r is not a valid NQN; it is never rewritten, so fix or remove the file by hand."
+            % hostnqn
+        )
+    if not hostid:
+        match = _UUID_NQN.match(hostnqn)
+        hostid = match.group("uuid").lower() if match else new_uuid
+        write_hostid = True
+    else:
+        write_hostid = False
+    write_hostnqn = not hostnqn
+    if write_hostnqn:
+        hostnqn = "nqn.2014-08.org.nvmexpress:uuid:%s" % hostid
+    return HostIdentity(hostnqn, hostid), write_hostnqn, write_hostid
+
+
+def new_host_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+def read_text(path: str) -> Optional[str]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def _read_attribute(directory: str, name: str) -> str:
+    text = read_text(os.path.join(directory, name))
+    return (text or "").strip()
+
+
+def _scalar(value: str) -> str:
+    value = value.strip()
+    if value.startswith('"'):
+        try:
+            return str(json.loads(value))
+        except ValueError:
+            return value
+    if value.startswith("'") and value.endswith("'") and len(value) >= 2:
+        return value[1:-1].replace("''", "'")
+    return value.split(" #", 1)[0].strip()

@@ -1,0 +1,404 @@
+#!/usr/bin/python
+# Copyright: srvlab developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# ruff: noqa: E402  (Ansible wants the imports below DOCUMENTATION, EXAMPLES and RETURN)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: disk
+short_description: File-backed disks and their NVMe/TCP export on a MikroTik RDS
+version_added: 0.1.0
+description:
+  - Creates, modifies in place and removes file-backed disks on a MikroTik ROSE Data Server, keyed by O(slot).
+  - An existing disk is never re-created; changing one field changes only that field. Growing is allowed;
+    shrinking is refused (see O(force)).
+  - Declarative list mode (O(disks)) plans many disks from a single read of the RDS.
+  - The plan is computed before anything changes; in check mode the module stops there and returns the predicted
+    result.
+author:
+  - srvlab developers (@srvlab)
+extends_documentation_fragment:
+  - srvlab.rds.connection
+  - srvlab.rds.connection.managed
+attributes:
+  check_mode:
+    support: full
+    description: Nothing changes on the RDS; C(changed), C(after) and C(actions) are predicted.
+  diff_mode:
+    support: full
+    description: Returns the disk before and after (all declared disks in list mode).
+  action_group:
+    support: full
+    description: Use C(group/srvlab.rds.rds) in C(module_defaults) to set the connection options once.
+    membership:
+      - srvlab.rds.rds
+options:
+  slot:
+    description:
+      - Slot (name) of the disk on the RDS. For disks of the CSI driver this is the volume ID, C(pvc-<uuid>).
+      - Exactly one of O(slot) and O(disks) is required.
+    type: str
+  state:
+    description:
+      - Whether the disk should exist.
+      - V(absent) also removes the backing file unless O(remove_file=false).
+    type: str
+    choices: [present, absent]
+    default: present
+  file_path:
+    description:
+      - Absolute path of the backing C(.img) file on the RDS.
+      - Defaults to C(<base_path>/<slot>.img) when the disk is created. An existing disk cannot be moved.
+      - Missing directories below the pool are created with the disk.
+    type: str
+  size:
+    description:
+      - Exact size, in bytes or with a binary unit (C(10G), C(10GiB), C(1.5T); powers of 1024).
+      - Required to create a disk. A bigger size grows the disk; a fraction that is not a whole number of bytes is
+        refused.
+    type: raw
+  comment:
+    description:
+      - Comment of the disk, stored verbatim (quotes, semicolons, brackets, dollar signs, newlines and spaces).
+    type: str
+  nvme_export:
+    description:
+      - Whether the disk is exported over NVMe/TCP. Omitted leaves the export as it is.
+    type: bool
+  nvme_port:
+    description:
+      - NVMe/TCP port of the export; C(4420) when the disk is first exported and this is omitted.
+    type: int
+  nvme_nqn:
+    description:
+      - Subsystem NQN of the export; C(nqn.2000-02.com.mikrotik:<slot>) when the disk is first exported and this is
+        omitted.
+      - Changing the NQN of an exported disk needs O(force=true).
+    type: str
+  disks:
+    description:
+      - Declarative list mode. Every entry declares one disk; the whole list is planned from one read of the RDS.
+      - Mutually exclusive with O(slot), O(file_path), O(size), O(comment), O(nvme_export), O(nvme_port) and
+        O(nvme_nqn). O(force), O(remove_file) and O(base_path) apply to every entry.
+    type: list
+    elements: dict
+    suboptions:
+      slot:
+        description: Slot of the disk.
+        type: str
+        required: true
+      state:
+        description: Whether the disk should exist; defaults to O(state).
+        type: str
+        choices: [present, absent]
+      file_path:
+        description: Backing file, as O(file_path).
+        type: str
+      size:
+        description: Exact size, as O(size).
+        type: raw
+      comment:
+        description: Comment, as O(comment).
+        type: str
+      nvme_export:
+        description: Whether the disk is exported, as O(nvme_export).
+        type: bool
+      nvme_port:
+        description: NVMe/TCP port, as O(nvme_port).
+        type: int
+      nvme_nqn:
+        description: Subsystem NQN, as O(nvme_nqn).
+        type: str
+  force:
+    description:
+      - Allow destructive changes. Needed to remove a disk outside the managed slot and NQN prefixes, to change the
+        NQN of an exported disk, and to ask for a smaller size.
+      - Shrinking stays refused for an exported disk, and the RDS cannot shrink a file disk in place, so a smaller
+        size fails either way, with a message saying what to do instead.
+    type: bool
+    default: false
+  remove_file:
+    description:
+      - With O(state=absent), also remove the backing file.
+    type: bool
+    default: true
+  base_path:
+    description:
+      - Directory of backing files when O(file_path) is omitted.
+    type: str
+    default: /storage-pool/metal-csi
+"""
+
+EXAMPLES = r"""
+- name: A 10 GiB disk exported over NVMe/TCP
+  srvlab.rds.disk:
+    host: rds.example.net
+    host_key: "{{ rds_host_key }}"
+    private_key_file: ~/.ssh/rds_ed25519
+    slot: pvc-0d6f1c52-7a1e-4b8e-9c55-2f0b7f1f0a11
+    size: 10G
+    nvme_export: true
+  delegate_to: localhost
+
+- name: Many disks, planned from one read
+  srvlab.rds.disk:
+    disks:
+      - slot: pvc-a
+        size: 5G
+        nvme_export: true
+      - slot: pvc-b
+        size: 20G
+        comment: scratch
+      - slot: pvc-old
+        state: absent
+  delegate_to: localhost
+
+- name: Remove a hand-made disk but keep its file
+  srvlab.rds.disk:
+    slot: test-disk
+    state: absent
+    force: true
+    remove_file: false
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+before:
+  description: The disk before the change (single mode); empty when it did not exist.
+  returned: success and O(slot) is given
+  type: dict
+  sample: {}
+after:
+  description:
+    - The disk after the change as the RDS reports it (predicted in check mode); empty when it does not exist.
+    - Sizes are exact byte counts.
+  returned: success and O(slot) is given
+  type: dict
+  contains:
+    slot:
+      description: Slot of the disk.
+      type: str
+    type:
+      description: Disk type, C(file) for file-backed disks.
+      type: str
+    file_path:
+      description: Backing file.
+      type: str
+    size:
+      description: Size in bytes.
+      type: int
+    size_exact:
+      description: Whether O(size) is the exact byte count (false when the RDS printed only a rounded size).
+      type: bool
+    comment:
+      description: Comment.
+      type: str
+    disabled:
+      description: Whether the disk is disabled.
+      type: bool
+    nvme_export:
+      description: Whether the disk is exported over NVMe/TCP.
+      type: bool
+    nvme_port:
+      description: Port of the export.
+      type: int
+    nvme_nqn:
+      description: Subsystem NQN.
+      type: str
+    nvme_allowed_host_nqns:
+      description: Host NQNs allowed to connect (empty allows any).
+      type: list
+      elements: str
+    nvme_has_password:
+      description: Whether in-band authentication is set.
+      type: bool
+    managed:
+      description: Whether the disk is under the managed slot and NQN prefixes.
+      type: bool
+  sample:
+    slot: pvc-0d6f1c52-7a1e-4b8e-9c55-2f0b7f1f0a11
+    type: file
+    file_path: /storage-pool/metal-csi/pvc-0d6f1c52-7a1e-4b8e-9c55-2f0b7f1f0a11.img
+    size: 10737418240
+    size_exact: true
+    comment: ""
+    disabled: false
+    nvme_export: true
+    nvme_port: 4420
+    nvme_nqn: nqn.2000-02.com.mikrotik:pvc-0d6f1c52-7a1e-4b8e-9c55-2f0b7f1f0a11
+    nvme_allowed_host_nqns: []
+    nvme_has_password: false
+    managed: true
+actions:
+  description: What was done (or would be done in check mode), in order.
+  returned: success and O(slot) is given
+  type: list
+  elements: str
+  sample: ["grow to 20GiB", "export as nqn.2000-02.com.mikrotik:pvc-a on port 4420"]
+disks:
+  description: One entry per declared disk, in the order declared (list mode).
+  returned: success and O(disks) is given
+  type: list
+  elements: dict
+  contains:
+    slot:
+      description: Slot of the disk.
+      type: str
+    changed:
+      description: Whether this disk changed (or would change).
+      type: bool
+    before:
+      description: The disk before, in the form of RV(after); empty when it did not exist.
+      type: dict
+    after:
+      description: The disk after, in the form of RV(after); empty when it does not exist.
+      type: dict
+    actions:
+      description: What was done to this disk.
+      type: list
+      elements: str
+"""
+
+from typing import Any, Dict, List
+
+from ansible.module_utils.basic import AnsibleModule  # type: ignore[import-untyped]
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RdsClient
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import ManagedPolicy
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk_plan import (
+    ApplyError,
+    DesiredDisk,
+    DiskPlan,
+    PlanOptions,
+    apply_plan,
+    describe,
+    directories_for,
+    disk_to_dict,
+    plan_disk,
+    plan_disks,
+)
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import RdsError
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_module import argument_spec, managed_policy, run_rds_module
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_sizes import parse_size
+
+DISK_FIELDS = ("file_path", "size", "comment", "nvme_export", "nvme_port", "nvme_nqn")
+DISK_ENTRY = {
+    "slot": {"type": "str", "required": True},
+    "state": {"type": "str", "choices": ["present", "absent"]},
+    "file_path": {"type": "str"},
+    "size": {"type": "raw"},
+    "comment": {"type": "str"},
+    "nvme_export": {"type": "bool"},
+    "nvme_port": {"type": "int"},
+    "nvme_nqn": {"type": "str"},
+}
+
+
+ARGUMENT_SPEC = argument_spec(
+    {
+        "slot": {"type": "str"},
+        "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+        "file_path": {"type": "str"},
+        "size": {"type": "raw"},
+        "comment": {"type": "str"},
+        "nvme_export": {"type": "bool"},
+        "nvme_port": {"type": "int"},
+        "nvme_nqn": {"type": "str"},
+        "disks": {"type": "list", "elements": "dict", "options": DISK_ENTRY},
+        "force": {"type": "bool", "default": False},
+        "remove_file": {"type": "bool", "default": True},
+        "base_path": {"type": "str", "default": "/storage-pool/metal-csi"},
+    },
+    managed=True,
+)
+
+
+def desired_disk(entry: Dict[str, Any], default_state: str) -> DesiredDisk:
+    slot = entry["slot"]
+    size = entry.get("size")
+    return DesiredDisk(
+        slot=slot,
+        present=(entry.get("state") or default_state) == "present",
+        file_path=entry.get("file_path"),
+        size=None if size is None else parse_size(size, "size of disk %r" % slot),
+        comment=entry.get("comment"),
+        nvme_export=entry.get("nvme_export"),
+        nvme_port=entry.get("nvme_port"),
+        nvme_nqn=entry.get("nvme_nqn"),
+    )
+
+
+def plan_options(params: Dict[str, Any]) -> PlanOptions:
+    return PlanOptions(
+        policy=managed_policy(params),
+        force=params["force"],
+        remove_file=params["remove_file"],
+        base_path=params["base_path"],
+    )
+
+
+def execute(client: RdsClient, plans: List[DiskPlan], check_mode: bool, policy: ManagedPolicy) -> List[Dict[str, Any]]:
+    """Apply each plan (unless in check mode) and describe it; stops at the first failure."""
+    results: List[Dict[str, Any]] = []
+    if not check_mode:
+        for directory in directories_for(plans):
+            client.ensure_directory(directory)
+    for plan in plans:
+        try:
+            after = plan.after if check_mode or not plan.changed else apply_plan(client, plan)
+        except RdsError as error:
+            raise ApplyError(plan.slot, [entry["slot"] for entry in results if entry["changed"]], error) from error
+        results.append(
+            {
+                "slot": plan.slot,
+                "changed": plan.changed,
+                "before": disk_to_dict(plan.before, policy),
+                "after": disk_to_dict(after, policy),
+                "actions": [describe(action) for action in plan.actions],
+            }
+        )
+    return results
+
+
+def run(module: AnsibleModule, client: RdsClient) -> Dict[str, Any]:
+    params = module.params
+    options = plan_options(params)
+    if params["disks"] is not None:
+        desired = [desired_disk(entry, params["state"]) for entry in params["disks"]]
+        current = {disk.slot: disk for disk in client.list_disks()}
+        results = execute(client, plan_disks(current, desired, options), module.check_mode, options.policy)
+        changed = [entry for entry in results if entry["changed"]]
+        return {
+            "changed": bool(changed),
+            "disks": results,
+            "diff": {
+                "before": {entry["slot"]: entry["before"] for entry in changed},
+                "after": {entry["slot"]: entry["after"] for entry in changed},
+            },
+        }
+    entry = {name: params[name] for name in DISK_FIELDS}
+    entry["slot"] = params["slot"]
+    wanted = desired_disk(entry, params["state"])
+    plan = plan_disk(client.get_disk(wanted.slot), wanted, options)
+    result = execute(client, [plan], module.check_mode, options.policy)
+    outcome: Dict[str, Any] = result[0]
+    return {
+        "changed": outcome["changed"],
+        "before": outcome["before"],
+        "after": outcome["after"],
+        "actions": outcome["actions"],
+        "diff": {"before": outcome["before"], "after": outcome["after"]},
+    }
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        supports_check_mode=True,
+        required_one_of=[("slot", "disks")],
+        mutually_exclusive=[("slot", "disks")] + [("disks", name) for name in DISK_FIELDS],
+    )
+    run_rds_module(module, lambda client: run(module, client))
+
+
+if __name__ == "__main__":
+    main()

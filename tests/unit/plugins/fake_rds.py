@@ -1,0 +1,158 @@
+"""An in-memory RDS for planning tests. With ``read_only`` set, any write fails the test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import DiskSpec, ExportSpec
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import Disk, NvmeExport, PoolCapacity, RdsFile
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import InvalidValueError, NotFoundError, RdsError
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_versions import RouterOsVersion
+
+GIB = 1024**3
+NO_EXPORT = NvmeExport(enabled=False, port=None, nqn="", allowed_host_nqns=(), has_password=False)
+
+
+class WriteAttempted(AssertionError):
+    """The code under test tried to change an RDS that the test declared must stay untouched."""
+
+
+def disk(
+    slot: str,
+    size: int = GIB,
+    *,
+    file_path: str = "",
+    comment: str = "",
+    exported: bool = False,
+    nqn: str = "",
+    port: int = 4420,
+    size_exact: bool = True,
+) -> Disk:
+    export = NO_EXPORT
+    if exported:
+        export = NvmeExport(True, port, nqn or "nqn.2000-02.com.mikrotik:" + slot, (), False)
+    return Disk(
+        slot=slot,
+        type="file",
+        file_path=file_path or "/storage-pool/metal-csi/%s.img" % slot,
+        size=size,
+        size_exact=size_exact,
+        comment=comment,
+        disabled=False,
+        export=export,
+        flags="",
+    )
+
+
+@dataclass
+class FakeRds:
+    disks: dict[str, Disk] = field(default_factory=dict)
+    files: dict[str, RdsFile] = field(default_factory=dict)
+    read_only: bool = False
+    fail_writes_with: RdsError | None = None
+    """Raised by every write after the first ``fail_after_writes`` ones."""
+    fail_after_writes: int = 0
+    directories: set[str] = field(default_factory=lambda: {"/storage-pool/metal-csi"})
+    writes: list[str] = field(default_factory=list)
+    reads: int = 0
+
+    @classmethod
+    def holding(cls, *disks: Disk, files: tuple[RdsFile, ...] = ()) -> FakeRds:
+        fake = cls({entry.slot: entry for entry in disks}, {entry.path: entry for entry in files})
+        for entry in disks:
+            fake.files.setdefault(entry.file_path, RdsFile(entry.file_path, ".img file", entry.size, ""))
+        return fake
+
+    # Reading
+
+    def version(self) -> RouterOsVersion:
+        return RouterOsVersion.parse("7.16")
+
+    def list_disks(self, slot_regex: str | None = None, file_disks_only: bool = True) -> list[Disk]:
+        self.reads += 1
+        return list(self.disks.values())
+
+    def get_disk(self, slot: str) -> Disk | None:
+        self.reads += 1
+        return self.disks.get(slot)
+
+    def list_files(self, name_regex: str = "") -> list[RdsFile]:
+        self.reads += 1
+        return list(self.files.values())
+
+    def get_file(self, path: str) -> RdsFile | None:
+        return self.files.get(path)
+
+    def pool_capacity(self, pool: str = "storage-pool") -> PoolCapacity:
+        return PoolCapacity(pool, 1024 * GIB, 1024 * GIB - sum(entry.size or 0 for entry in self.disks.values()))
+
+    # Writing
+
+    def add_disk(self, spec: DiskSpec) -> Disk:
+        self._write("add %s" % spec.slot)
+        export = NO_EXPORT
+        if spec.export is not None and spec.export.enabled:
+            export = NvmeExport(True, spec.export.port, spec.export.nqn, (), False)
+        created = replace(disk(spec.slot, spec.size, file_path=spec.file_path, comment=spec.comment), export=export)
+        self.disks[spec.slot] = created
+        self.files[spec.file_path] = RdsFile(spec.file_path, ".img file", spec.size, "")
+        return created
+
+    def resize_disk(self, slot: str, size: int) -> Disk:
+        self._write("resize %s" % slot)
+        current = self._require(slot)
+        if current.size is not None and size < current.size:
+            raise InvalidValueError("shrink refused")
+        return self._store(replace(current, size=size, size_exact=True))
+
+    def set_comment(self, slot: str, comment: str) -> Disk:
+        self._write("comment %s" % slot)
+        return self._store(replace(self._require(slot), comment=comment))
+
+    def set_export(self, slot: str, export: ExportSpec) -> Disk:
+        self._write("export %s" % slot)
+        current = self._require(slot)
+        now = current.export
+        changed = replace(now, enabled=export.enabled)
+        if export.enabled:
+            changed = replace(changed, port=export.port, nqn=export.nqn)
+        if export.allowed_host_nqns is not None:
+            changed = replace(changed, allowed_host_nqns=tuple(export.allowed_host_nqns))
+        if export.password is not None:
+            changed = replace(changed, has_password=bool(export.password))
+        return self._store(replace(current, export=changed))
+
+    def remove_disk(self, slot: str, remove_file: bool = True, file_path: str | None = None) -> bool:
+        self._write("remove %s" % slot)
+        current = self.disks.pop(slot, None)
+        path = current.file_path if current is not None else file_path
+        if remove_file and path:
+            self.files.pop(path, None)
+        return True
+
+    def ensure_directory(self, path: str) -> bool:
+        if path in self.directories:
+            return False
+        self._write("create directory %s" % path)
+        self.directories.add(path)
+        return True
+
+    def remove_file(self, path: str) -> bool:
+        self._write("remove file %s" % path)
+        return self.files.pop(path, None) is not None
+
+    def _write(self, what: str) -> None:
+        if self.read_only:
+            raise WriteAttempted("The test asserts idempotency, but the module tried to %s." % what)
+        if self.fail_writes_with is not None and len(self.writes) >= self.fail_after_writes:
+            raise self.fail_writes_with
+        self.writes.append(what)
+
+    def _require(self, slot: str) -> Disk:
+        if slot not in self.disks:
+            raise NotFoundError("no such disk %r" % slot)
+        return self.disks[slot]
+
+    def _store(self, updated: Disk) -> Disk:
+        self.disks[updated.slot] = updated
+        return updated
