@@ -69,5 +69,5 @@ def test_key_split_across_lines_is_rejoined() -> None:
 
 
 def test_comment_text_is_kept_verbatim() -> None:
-    text = " 0    ;;;   leading and trailing  \n      ;;; \n      ;;;no space\n      slot=\"a\"\n"
+    text = ' 0    ;;;   leading and trailing  \n      ;;; \n      ;;;no space\n      slot="a"\n'
     assert parse_detail(text)[0].comment == "  leading and trailing  \n\nno space"
