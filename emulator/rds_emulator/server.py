@@ -121,6 +121,7 @@ class EmulatorServer:
         for thread in list(self._threads):
             if thread is not threading.current_thread():
                 thread.join(_JOIN_SECONDS)
+        self._stats.close()
 
     def __enter__(self) -> EmulatorServer:
         self.start()

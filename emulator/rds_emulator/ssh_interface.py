@@ -101,8 +101,11 @@ class ConnectionInterface(paramiko.ServerInterface):  # type: ignore[misc]
                     return None
             return request.command
         finally:
+            # Channel ids are reused as soon as a channel closes: remove only this channel's entry,
+            # never a newer channel's that took over the id.
             with self._requests_lock:
-                self._requests.pop(channel.get_id(), None)
+                if self._requests.get(channel.get_id()) is request:
+                    del self._requests[channel.get_id()]
 
     def _password_allowed(self) -> bool:
         return self._password is not None and not read_authorized_keys(self._authorized_keys)

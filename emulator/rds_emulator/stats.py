@@ -1,7 +1,10 @@
 """Counters that let tests prove how a client uses the server (sessions per connection above all).
 
-The snapshot is mirrored to stats.json after every change. Closed connections are kept, the
-most recent `KEPT_CLOSED_CONNECTIONS` of them, so a test can read a connection's peak after it ends.
+The counters are exact at once through `snapshot()`. The file mirror, stats.json, is rewritten by
+a background writer at most every `PUBLISH_INTERVAL` seconds after a change, and once more when
+the recorder closes: rewriting it for every session and command cost a third of the emulator's
+CPU. Closed connections are kept, the most recent `KEPT_CLOSED_CONNECTIONS` of them, so a test can
+read a connection's peak after it ends.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 from .atomicio import write_json_atomically
 
 KEPT_CLOSED_CONNECTIONS = 64
+PUBLISH_INTERVAL = 0.25
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,16 @@ class StatsRecorder:
         self._current = 0
         self._peak = 0
         self._refused = 0
+        self._changed = threading.Event()
+        self._closed = threading.Event()
+        self._writer = threading.Thread(target=self._write_changes, name="rds-emulator-stats", daemon=True)
+        self._writer.start()
+
+    def close(self) -> None:
+        """Write the final numbers and stop the writer."""
+        self._closed.set()
+        self._changed.set()
+        self._writer.join(5)
 
     def connection_opened(self, peer: str) -> int:
         with self._lock:
@@ -126,4 +140,11 @@ class StatsRecorder:
         )
 
     def _publish(self) -> None:
-        write_json_atomically(self._path, asdict(self._snapshot()), durable=False)
+        self._changed.set()
+
+    def _write_changes(self) -> None:
+        while not self._closed.is_set():
+            self._changed.wait()
+            self._closed.wait(PUBLISH_INTERVAL)  # one write for a burst of changes
+            self._changed.clear()
+            write_json_atomically(self._path, asdict(self.snapshot()), durable=False)

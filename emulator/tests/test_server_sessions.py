@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import paramiko
@@ -53,7 +54,13 @@ def test_stats_count_commands_and_connections_and_mirror_to_a_file(emulator: Emu
     assert stats.commands_executed == 2
     assert stats.connections_accepted == 1
     assert stats.connections[0].commands_executed == 2
-    mirrored = json.loads((emulator.server.state_dir / "stats.json").read_text())
+    mirror = emulator.server.state_dir / "stats.json"
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not (
+        mirror.exists() and json.loads(mirror.read_text())["commands_executed"] == 2
+    ):
+        time.sleep(0.05)
+    mirrored = json.loads(mirror.read_text())
     assert mirrored["commands_executed"] == 2
     assert mirrored["connections"][0]["sessions_peak"] == 1
 

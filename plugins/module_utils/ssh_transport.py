@@ -126,9 +126,12 @@ class SshTransport:
             try:
                 channel.exec_command(command)
             except (paramiko.SSHException, EOFError, OSError) as error:
+                # The request goes out before its confirmation is awaited: the command may have run.
                 self._connection_failed(transport)
                 raise ConnectionLostError(
-                    "Could not send '%s' to %s: %s" % (shown, self.settings.host, error)
+                    "Lost the connection to %s while sending '%s'; it may or may not have been applied: %s"
+                    % (self.settings.host, shown, error),
+                    outcome_unknown=True,
                 ) from None
             try:
                 output = self._read_until_closed(channel, shown, deadline)
@@ -137,7 +140,7 @@ class SshTransport:
                 raise
             return CommandResult(self._exit_status(channel, deadline), output.decode("utf-8", errors="replace"))
         finally:
-            channel.close()
+            _close_quietly(channel)
 
     @staticmethod
     def _exit_status(channel: Any, deadline: float) -> int:
@@ -214,8 +217,10 @@ class SshTransport:
         self._next_attempt = time.monotonic() + random.uniform(ceiling / 2, ceiling)
 
     def _connection_failed(self, transport: Any) -> None:
+        """Forget a dead connection. A failure of one channel on a live connection (a refused or
+        closed session) leaves it alone: dropping it would fail every other command in flight."""
         with self._connect_lock:
-            if self._transport is transport:
+            if not transport.is_active() and self._transport is transport:
                 self._drop_transport()
 
     def _drop_transport(self) -> None:
@@ -328,6 +333,14 @@ class SshTransport:
                     "that have an SSH key; use the key)." % (settings.host, settings.username)
                 ) from None
         raise AuthenticationError("No private key or password is configured for the RDS at %s." % settings.host)
+
+
+def _close_quietly(channel: Any) -> None:
+    """Close a channel whose connection may already be gone; the command's outcome is decided already."""
+    try:
+        channel.close()
+    except (paramiko.SSHException, EOFError, OSError):
+        LOG.debug("closing a channel of a lost connection failed; ignored")
 
 
 def _check_settings(settings: SshSettings) -> None:

@@ -1,0 +1,286 @@
+"""Controller benchmark: CreateVolume+DeleteVolume through the driver's gRPC socket against the
+same library calls made directly, on one emulator, in one run; prints figures and ratios.
+
+- The emulator runs as a subprocess with 50 ms added to every command (``latency:0.05``) and
+  ``--max-sessions 16``; the driver runs as a subprocess with ``--rds-max-sessions 16``; the
+  direct path uses an ``RdsClient`` with ``max_sessions=16``. The emulator refuses a 17th
+  concurrent session, so ``sessions_refused == 0`` proves the bound held.
+- The direct path makes exactly the library calls the driver makes for the pair: ``add_disk``
+  (the volume directory is ensured once, as the driver caches it), then ``get_disk`` (the
+  driver's ownership check, P-4.7) and ``remove_disk``.
+- Concurrency 1 alternates the two paths pair by pair, concurrency 16 batch by batch, so load
+  from other processes on a shared machine hits both paths alike.
+- RSS of the driver process: idle after start, then after ``--rss-pairs`` create+delete pairs
+  with the latency switched off (the pairs are the same RPCs; only the wait is removed).
+
+Targets (issue 4): gRPC adds <= 2 ms at p50; 16 streams >= 8x one stream; RSS <= 80 MiB.
+Run: ``.venv/bin/python csi_driver/bench/bench_controller.py`` from the repository root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import grpc
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import DiskSpec, ExportSpec, RdsClient
+from ansible_collections.srvlab.rds.plugins.module_utils.ssh_transport import SshSettings, SshTransport
+from rds_emulator.process import EmulatorProcess, write_client_key
+
+DRIVER_DIR = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(DRIVER_DIR))
+
+from rds_csi.proto import csi_pb2, csi_pb2_grpc  # noqa: E402
+
+BASE = "/storage-pool/metal-csi"
+GIB = 1024**3
+SESSIONS = 16
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def run_pairs(concurrency: int, pairs: int, pair: Callable[[str], None]) -> tuple[list[float], float]:
+    """Run ``pairs`` create+delete pairs on ``concurrency`` threads: seconds per pair, elapsed seconds."""
+    samples: list[float] = []
+    lock = threading.Lock()
+
+    def one(index: int) -> None:
+        started = time.perf_counter()
+        pair("pvc-%s" % uuid.uuid4())  # the provisioner's form: the driver keeps it as the slot
+        with lock:
+            samples.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(one, range(pairs)))
+    return samples, time.perf_counter() - started
+
+
+def compare(
+    concurrency: int, pairs: int, rounds: int, paths: dict[str, Callable[[str], None]], pids: dict[str, int]
+) -> dict[str, dict[str, float]]:
+    """Alternate the paths in ``rounds`` batches so that load from elsewhere hits both alike."""
+    samples: dict[str, list[float]] = {name: [] for name in paths}
+    elapsed = dict.fromkeys(paths, 0.0)
+    cpu = {name: dict.fromkeys(pids, 0.0) for name in paths}
+    for _round in range(rounds):
+        for name, pair in paths.items():
+            before = {who: cpu_seconds(pid) for who, pid in pids.items()}
+            batch, seconds = run_pairs(concurrency, max(1, pairs // rounds), pair)
+            samples[name] += batch
+            elapsed[name] += seconds
+            for who, pid in pids.items():
+                cpu[name][who] += cpu_seconds(pid) - before[who]
+    results = {}
+    for name in paths:
+        count = len(samples[name])
+        figures = {
+            "p50_ms": statistics.median(samples[name]) * 1000,
+            "p99_ms": percentile(samples[name], 0.99) * 1000,
+            "ops_s": count / elapsed[name],
+        }
+        figures.update({"cpu_" + who: seconds * 1000 / count for who, seconds in cpu[name].items()})
+        results["%s-c%d" % (name, concurrency)] = figures
+    return results
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path("/proc/%d/status" % pid).read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS for pid %d" % pid)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process (or of this process for pid 0)."""
+    if pid == 0:
+        times = os.times()
+        return times.user + times.system
+    fields = Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def set_latency(state: Path, seconds: float) -> None:
+    spec = ["latency:%s" % seconds] if seconds else ["--clear"]
+    subprocess.run([sys.executable, "-m", "rds_emulator.cli", "fault", "--state-dir", str(state), *spec], check=True)
+    time.sleep(0.5)  # the server re-reads faults.json every 0.2 s
+
+
+def start_driver(work: Path, emulator: EmulatorProcess, key: Path) -> tuple[subprocess.Popen[bytes], Any]:
+    socket = work / "bench.sock"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(DRIVER_DIR), env.get("PYTHONPATH", "")])
+    command = [
+        sys.executable,
+        "-m",
+        "rds_csi",
+        "--mode=controller",
+        "--endpoint=unix://%s" % socket,
+        "--rds-address=%s" % emulator.host,
+        "--rds-port=%d" % emulator.port,
+        "--rds-key-file=%s" % key,
+        "--rds-host-key=%s" % emulator.host_key_line,
+        "--rds-max-sessions=%d" % SESSIONS,
+    ]
+    log = (work / "driver.log").open("wb")
+    process = subprocess.Popen(command, env=env, stderr=log)
+    channel = grpc.insecure_channel("unix:%s" % socket)
+    grpc.channel_ready_future(channel).result(timeout=30)
+    return process, channel
+
+
+def emulator_pid(emulator: EmulatorProcess) -> int:
+    process = emulator._process  # the benchmark reads the emulator's CPU time from /proc
+    assert process is not None
+    return process.pid
+
+
+def grpc_pair(controller: Any) -> Callable[[str], None]:
+    capability = csi_pb2.VolumeCapability(
+        mount=csi_pb2.VolumeCapability.MountVolume(fs_type="ext4"),
+        access_mode=csi_pb2.VolumeCapability.AccessMode(mode=csi_pb2.VolumeCapability.AccessMode.SINGLE_NODE_WRITER),
+    )
+
+    def pair(name: str) -> None:
+        volume = controller.CreateVolume(
+            csi_pb2.CreateVolumeRequest(
+                name=name,
+                capacity_range=csi_pb2.CapacityRange(required_bytes=GIB),
+                volume_capabilities=[capability],
+            )
+        ).volume
+        controller.DeleteVolume(csi_pb2.DeleteVolumeRequest(volume_id=volume.volume_id))
+
+    return pair
+
+
+def library_pair(client: RdsClient) -> Callable[[str], None]:
+    def pair(name: str) -> None:
+        spec = DiskSpec(
+            slot=name,
+            file_path="%s/%s.img" % (BASE, name),
+            size=GIB,
+            export=ExportSpec(nqn="nqn.2000-02.com.mikrotik:" + name),
+        )
+        client.add_disk(spec)
+        disk = client.get_disk(name)
+        client.remove_disk(name, file_path=disk.file_path if disk else spec.file_path)
+
+    return pair
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs-single", type=int, default=20, help="pairs at concurrency 1 (default 20)")
+    parser.add_argument("--pairs-parallel", type=int, default=96, help="pairs at concurrency 16 (default 96)")
+    parser.add_argument("--rss-pairs", type=int, default=1000, help="pairs for the RSS figure (default 1000)")
+    parser.add_argument("--latency", type=float, default=0.05, help="emulator latency per command (default 0.05)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="rds-csi-bench-") as scratch:
+        work = Path(scratch)
+        key = work / "id_ed25519"
+        authorized = write_client_key(key)
+        state = work / "state"
+        extra = ["--max-sessions", str(SESSIONS), "--fault", "latency:%s" % args.latency]
+        with EmulatorProcess(state, authorized, *extra) as emulator:
+            return measure(args, work, state, emulator, key)
+
+
+def measure(args: argparse.Namespace, work: Path, state: Path, emulator: EmulatorProcess, key: Path) -> int:
+    settings = SshSettings(
+        host=emulator.host,
+        port=emulator.port,
+        username="admin",
+        private_key_file=str(key),
+        host_key=emulator.host_key_line,
+        max_sessions=SESSIONS,
+    )
+    transport = SshTransport(settings)
+    client = RdsClient(transport)
+    client.ensure_directory(BASE)
+    process, channel = start_driver(work, emulator, key)
+    try:
+        controller = csi_pb2_grpc.ControllerStub(channel)
+        idle = rss_mib(process.pid)
+        pids = {"emulator": emulator_pid(emulator), "driver": process.pid, "client": 0}
+        paths = {"library": library_pair(client), "grpc": grpc_pair(controller)}
+        for pair in paths.values():
+            pair("pvc-%s" % uuid.uuid4())  # connect and read the version outside the measurement
+        results = compare(1, args.pairs_single, args.pairs_single, paths, pids)
+        results.update(compare(SESSIONS, args.pairs_parallel, 2, paths, pids))
+        after_latency = rss_mib(process.pid)
+        set_latency(state, 0)
+        rss_samples, rss_seconds = run_pairs(SESSIONS, args.rss_pairs, grpc_pair(controller))
+        after = rss_mib(process.pid)
+        stats = json.loads((state / "stats.json").read_text())
+    finally:
+        channel.close()
+        process.terminate()
+        process.wait(timeout=30)
+        transport.close()
+    report(args, results, (idle, after_latency, after), len(rss_samples) / rss_seconds, stats)
+    return 0
+
+
+def report(
+    args: argparse.Namespace,
+    results: dict[str, dict[str, float]],
+    rss: tuple[float, float, float],
+    rss_pairs_per_second: float,
+    stats: dict[str, Any],
+) -> None:
+    idle, after_latency, after = rss
+    print("CreateVolume+DeleteVolume pairs, emulator latency %.0f ms per command" % (args.latency * 1000))
+    print("CPU ms per pair of each process (2 cores are shared by all three)")
+    header = ("path", "p50 ms", "p99 ms", "pairs/s", "cpu emul", "cpu drv", "cpu client")
+    print("%-14s %9s %9s %9s %9s %9s %10s" % header)
+    for name, figures in results.items():
+        print(
+            "%-14s %9.1f %9.1f %9.2f %9.1f %9.1f %10.1f"
+            % (
+                name,
+                figures["p50_ms"],
+                figures["p99_ms"],
+                figures["ops_s"],
+                figures["cpu_emulator"],
+                figures["cpu_driver"],
+                figures["cpu_client"],
+            )
+        )
+    added = results["grpc-c1"]["p50_ms"] - results["library-c1"]["p50_ms"]
+    added16 = results["grpc-c16"]["p50_ms"] - results["library-c16"]["p50_ms"]
+    scale = results["grpc-c16"]["ops_s"] / results["grpc-c1"]["ops_s"]
+    scale_lib = results["library-c16"]["ops_s"] / results["library-c1"]["ops_s"]
+    print("gRPC adds at p50: %+.1f ms at concurrency 1, %+.1f ms at 16 (target <= 2 ms)" % (added, added16))
+    print(
+        "gRPC p50 ratio grpc/library at concurrency 1: %.3f"
+        % (results["grpc-c1"]["p50_ms"] / results["library-c1"]["p50_ms"])
+    )
+    print("16 streams / 1 stream throughput: gRPC %.1fx, library %.1fx (target >= 8x)" % (scale, scale_lib))
+    print(
+        "emulator sessions: peak %d, refused %d (bound %d)"
+        % (stats.get("sessions_peak", -1), stats.get("sessions_refused", -1), SESSIONS)
+    )
+    print(
+        "driver RSS: idle %.1f MiB, after the latency runs %.1f MiB, after %d more pairs (no latency, %.0f pairs/s) "
+        "%.1f MiB (target <= 80 MiB)" % (idle, after_latency, args.rss_pairs, rss_pairs_per_second, after)
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,285 @@
+"""CSI Controller service: volumes, capacity and publish (P-5.2 to P-5.5, P-7.1/P-7.2/P-7.6).
+
+Snapshot RPCs are served by ``snapshots.Snapshots``; this class only forwards them. Every RPC
+validates its arguments first (InvalidArgument), then holds the volume's in-flight slot (Aborted
+when busy) while it talks to the RDS.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import grpc
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import DiskSpec, ExportSpec
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import Disk
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import AlreadyExistsError, NotFoundError
+from google.protobuf.wrappers_pb2 import Int64Value
+
+from rds_csi import naming, pagination
+from rds_csi.attachments import Attachment
+from rds_csi.capabilities import RWX_BLOCK, AccessType, access_type, require_supported, unsupported_reason
+from rds_csi.errors import CsiError, invalid, not_found, rpc
+from rds_csi.naming import Source
+from rds_csi.params import VolumeParams, parse_params
+from rds_csi.proto import csi_pb2, csi_pb2_grpc
+from rds_csi.sizes import DEFAULT_SIZE, MAX_SIZE, fits, size_for
+from rds_csi.snapshots import Snapshots
+from rds_csi.volumes import TOPOLOGY_KEY, Backend
+
+_RPC = csi_pb2.ControllerServiceCapability.RPC
+CAPABILITIES = (
+    _RPC.CREATE_DELETE_VOLUME,
+    _RPC.PUBLISH_UNPUBLISH_VOLUME,
+    _RPC.LIST_VOLUMES,
+    _RPC.LIST_VOLUMES_PUBLISHED_NODES,
+    _RPC.GET_CAPACITY,
+    _RPC.CREATE_DELETE_SNAPSHOT,
+    _RPC.LIST_SNAPSHOTS,
+    _RPC.CLONE_VOLUME,
+    _RPC.PUBLISH_READONLY,
+    _RPC.EXPAND_VOLUME,
+)
+
+
+class Controller(csi_pb2_grpc.ControllerServicer):  # type: ignore[misc]
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.client = backend.client
+        self.snapshots = Snapshots(backend)
+
+    @rpc
+    def ControllerGetCapabilities(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return csi_pb2.ControllerGetCapabilitiesResponse(
+            capabilities=[csi_pb2.ControllerServiceCapability(rpc=_RPC(type=kind)) for kind in CAPABILITIES]
+        )
+
+    # Volumes
+
+    @rpc
+    def CreateVolume(self, request: Any, context: grpc.ServicerContext) -> Any:
+        if not request.name:
+            raise invalid("CreateVolume: name is required.")
+        what = "CreateVolume %s" % request.name
+        require_supported(request.volume_capabilities, what)
+        config = self.backend.config
+        params = parse_params(dict(request.parameters), config.base_path, config.nvme_address, config.nvme_port)
+        self._check_topology(request.accessibility_requirements)
+        volume_id = naming.volume_id_for(request.name)
+        source = _source_of(request)
+        with self.backend.inflight.hold(volume_id, source.object_id if source else ""):
+            disk = self._create(volume_id, params, request.capacity_range, source)
+        return csi_pb2.CreateVolumeResponse(volume=self.backend.volume_message(disk, params))
+
+    @rpc
+    def DeleteVolume(self, request: Any, context: grpc.ServicerContext) -> Any:
+        volume_id = request.volume_id
+        if not volume_id:
+            raise invalid("DeleteVolume: volume_id is required.")
+        if not naming.is_volume_id(volume_id):
+            return csi_pb2.DeleteVolumeResponse()  # not an ID this driver issues: nothing of ours to delete
+        with self.backend.inflight.hold(volume_id):
+            nodes = self.backend.attachments.published_nodes(volume_id)
+            if nodes:
+                raise CsiError(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    "DeleteVolume: volume %s is still published to node(s) %s; unpublish it first."
+                    % (volume_id, ", ".join(nodes)),
+                )
+            disk = self.backend.volume_disk(volume_id)
+            if disk is not None:
+                self.backend.require_managed(disk, "DeleteVolume")
+            self.backend.remove(volume_id, disk)
+        return csi_pb2.DeleteVolumeResponse()
+
+    @rpc
+    def ControllerExpandVolume(self, request: Any, context: grpc.ServicerContext) -> Any:
+        volume_id = request.volume_id
+        if not volume_id:
+            raise invalid("ControllerExpandVolume: volume_id is required.")
+        if not request.HasField("capacity_range"):
+            raise invalid("ControllerExpandVolume %s: capacity_range is required." % volume_id)
+        size = size_for(request.capacity_range)
+        block = request.HasField("volume_capability") and access_type(request.volume_capability) is AccessType.BLOCK
+        with self.backend.inflight.hold(volume_id):
+            disk = self.backend.require_volume(volume_id, "ControllerExpandVolume")
+            if disk.size is None or disk.size < size:
+                disk = self.client.resize_disk(volume_id, size)
+        return csi_pb2.ControllerExpandVolumeResponse(
+            capacity_bytes=disk.size or size, node_expansion_required=not block
+        )
+
+    @rpc
+    def ValidateVolumeCapabilities(self, request: Any, context: grpc.ServicerContext) -> Any:
+        if not request.volume_id:
+            raise invalid("ValidateVolumeCapabilities: volume_id is required.")
+        if not request.volume_capabilities:
+            raise invalid("ValidateVolumeCapabilities %s: volume_capabilities is required." % request.volume_id)
+        self.backend.require_volume(request.volume_id, "ValidateVolumeCapabilities")
+        reasons = [reason for reason in map(unsupported_reason, request.volume_capabilities) if reason]
+        if reasons:
+            return csi_pb2.ValidateVolumeCapabilitiesResponse(message="; ".join(reasons))
+        confirmed = csi_pb2.ValidateVolumeCapabilitiesResponse.Confirmed(
+            volume_context=dict(request.volume_context),
+            volume_capabilities=list(request.volume_capabilities),
+            parameters=dict(request.parameters),
+        )
+        return csi_pb2.ValidateVolumeCapabilitiesResponse(confirmed=confirmed)
+
+    @rpc
+    def ListVolumes(self, request: Any, context: grpc.ServicerContext) -> Any:
+        if request.starting_token:
+            pagination.decode(request.starting_token)  # a bad token is Aborted before the RDS is asked
+        disks, next_token = pagination.page(
+            self.backend.managed_volumes(), lambda disk: disk.slot, request.max_entries, request.starting_token
+        )
+        entries = []
+        for disk in disks:
+            status = csi_pb2.ListVolumesResponse.VolumeStatus(
+                published_node_ids=self.backend.attachments.published_nodes(disk.slot)
+            )
+            volume = self.backend.volume_message(disk, self.backend.params_of(disk))
+            entries.append(csi_pb2.ListVolumesResponse.Entry(volume=volume, status=status))
+        return csi_pb2.ListVolumesResponse(entries=entries, next_token=next_token)
+
+    @rpc
+    def GetCapacity(self, request: Any, context: grpc.ServicerContext) -> Any:
+        config = self.backend.config
+        if any(unsupported_reason(capability) for capability in request.volume_capabilities):
+            return csi_pb2.GetCapacityResponse(available_capacity=0)
+        segments = dict(request.accessible_topology.segments)
+        if segments.get(TOPOLOGY_KEY, config.zone) != config.zone:
+            return csi_pb2.GetCapacityResponse(available_capacity=0)
+        params = parse_params(dict(request.parameters), config.base_path, config.nvme_address, config.nvme_port)
+        capacity = self.client.pool_capacity(params.volume_path.strip("/").partition("/")[0])
+        return csi_pb2.GetCapacityResponse(
+            available_capacity=capacity.free,
+            maximum_volume_size=Int64Value(value=min(capacity.free, MAX_SIZE)),
+            minimum_volume_size=Int64Value(value=DEFAULT_SIZE),
+        )
+
+    # Publish
+
+    @rpc
+    def ControllerPublishVolume(self, request: Any, context: grpc.ServicerContext) -> Any:
+        volume_id, node_id = request.volume_id, request.node_id
+        if not volume_id or not node_id:
+            raise invalid("ControllerPublishVolume: volume_id and node_id are required.")
+        if not request.HasField("volume_capability"):
+            raise invalid("ControllerPublishVolume %s: volume_capability is required." % volume_id)
+        reason = unsupported_reason(request.volume_capability)
+        if reason:
+            raise invalid("ControllerPublishVolume %s: %s." % (volume_id, reason))
+        with self.backend.inflight.hold(volume_id):
+            disk = self.backend.require_volume(volume_id, "ControllerPublishVolume")
+            if not self.backend.nodes.exists(node_id):
+                raise not_found(
+                    "ControllerPublishVolume %s: node %s is not known to the driver (no Kubernetes Node of that name, "
+                    "or not in the configured node_ids)." % (volume_id, node_id)
+                )
+            capability = request.volume_capability
+            multi_writer = capability.access_mode.mode == RWX_BLOCK and access_type(capability) is AccessType.BLOCK
+            self.backend.attachments.publish(volume_id, Attachment(node_id, request.readonly, multi_writer))
+        context_in = dict(request.volume_context)
+        return csi_pb2.ControllerPublishVolumeResponse(
+            publish_context={
+                "nvmeAddress": context_in.get("nvmeAddress") or self.backend.config.nvme_address,
+                "nvmePort": str(disk.export.port or self.backend.config.nvme_port),
+                "nqn": disk.export.nqn or naming.nqn_for(volume_id),
+            }
+        )
+
+    @rpc
+    def ControllerUnpublishVolume(self, request: Any, context: grpc.ServicerContext) -> Any:
+        if not request.volume_id or not request.node_id:
+            raise invalid("ControllerUnpublishVolume: volume_id and node_id are required.")
+        with self.backend.inflight.hold(request.volume_id):
+            self.backend.attachments.unpublish(request.volume_id, request.node_id)
+        return csi_pb2.ControllerUnpublishVolumeResponse()
+
+    # Snapshots
+
+    @rpc
+    def CreateSnapshot(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self.snapshots.create(request)
+
+    @rpc
+    def DeleteSnapshot(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self.snapshots.delete(request)
+
+    @rpc
+    def ListSnapshots(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self.snapshots.listing(request)
+
+    # Internals
+
+    def _check_topology(self, requirement: Any) -> None:
+        requisite = list(requirement.requisite)
+        zone = self.backend.config.zone
+        if requisite and not any(dict(item.segments).get(TOPOLOGY_KEY) == zone for item in requisite):
+            raise CsiError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                "CreateVolume: this RDS serves topology %s=%s, which none of the requisite topologies allows."
+                % (TOPOLOGY_KEY, zone),
+            )
+
+    def _create(self, volume_id: str, params: VolumeParams, capacity_range: Any, source: Optional[Source]) -> Disk:
+        source_size = self._source_size(source) if source else 0
+        size = size_for(capacity_range, minimum=max(DEFAULT_SIZE, source_size))
+        spec = DiskSpec(
+            slot=volume_id,
+            file_path=naming.file_path(params.volume_path, volume_id),
+            size=size,
+            export=ExportSpec(enabled=True, port=params.nvme_port, nqn=naming.nqn_for(volume_id)),
+            comment=naming.source_comment(source),
+        )
+        self.backend.ensure_directory(params.volume_path)
+        try:
+            disk = self._add(spec, source)
+        except AlreadyExistsError:
+            existing = self.backend.volume_disk(volume_id)
+            if existing is None or existing.file_path != spec.file_path or not fits(existing.size or 0, capacity_range):
+                raise
+            disk = existing
+        except NotFoundError:
+            # The volume directory vanished since this process created it: create it again, once.
+            self.backend.ensure_directory(params.volume_path, again=True)
+            disk = self._add(spec, source)
+        if disk.comment != spec.comment:
+            raise CsiError(
+                grpc.StatusCode.ALREADY_EXISTS,
+                "CreateVolume: volume %s already exists with another content source (%r); use another name."
+                % (volume_id, disk.comment),
+            )
+        return disk
+
+    def _add(self, spec: DiskSpec, source: Optional[Source]) -> Disk:
+        if source is None:
+            return self.client.add_disk(spec)
+        return self.client.copy_disk(source.object_id, spec)
+
+    def _source_size(self, source: Source) -> int:
+        if source.kind == "snapshot":
+            disk = self.snapshots.snapshot_disk(source.object_id)
+            if disk is None:
+                raise not_found("CreateVolume: snapshot %s does not exist on the RDS." % source.object_id)
+        else:
+            disk = self.backend.volume_disk(source.object_id)
+            if disk is None or not self.backend.policy.is_managed(disk):
+                raise not_found("CreateVolume: source volume %s does not exist on the RDS." % source.object_id)
+        return disk.size or 0
+
+
+def _source_of(request: Any) -> Optional[Source]:
+    if not request.HasField("volume_content_source"):
+        return None
+    content = request.volume_content_source
+    kind = content.WhichOneof("type")
+    if kind == "snapshot":
+        if not content.snapshot.snapshot_id:
+            raise invalid("CreateVolume %s: the snapshot source needs a snapshot_id." % request.name)
+        return Source("snapshot", content.snapshot.snapshot_id)
+    if kind == "volume":
+        if not content.volume.volume_id:
+            raise invalid("CreateVolume %s: the volume source needs a volume_id." % request.name)
+        return Source("volume", content.volume.volume_id)
+    raise invalid("CreateVolume %s: volume_content_source names neither a snapshot nor a volume." % request.name)

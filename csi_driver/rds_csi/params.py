@@ -1,0 +1,93 @@
+"""StorageClass parameters and the volume_context they become (P-3).
+
+Keys and defaults are the old driver's, so existing PersistentVolumes and StorageClasses keep
+working; values are validated before anything reaches the RDS.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+from rds_csi.errors import invalid
+
+MIGRATION_TIMEOUT_RANGE = (30, 3600)
+FILESYSTEMS = ("ext4", "xfs")
+# Keys the external-provisioner and snapshotter add themselves.
+_SIDECAR_PREFIX = "csi.storage.k8s.io/"
+_PATH = re.compile(r"/[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*\Z")
+_KNOWN = {
+    "volumePath",
+    "nvmeAddress",
+    "nvmePort",
+    "ctrlLossTmo",
+    "reconnectDelay",
+    "keepAliveTmo",
+    "migrationTimeoutSeconds",
+}
+
+
+@dataclass(frozen=True)
+class VolumeParams:
+    volume_path: str
+    nvme_address: str
+    nvme_port: int
+    ctrl_loss_tmo: int = -1
+    reconnect_delay: int = 5
+    keep_alive_tmo: Optional[int] = None
+    migration_timeout: int = 300
+
+    def context(self, nqn: str) -> dict[str, str]:
+        context = {
+            "nvmeAddress": self.nvme_address,
+            "nvmePort": str(self.nvme_port),
+            "nqn": nqn,
+            "volumePath": self.volume_path,
+            "ctrlLossTmo": str(self.ctrl_loss_tmo),
+            "reconnectDelay": str(self.reconnect_delay),
+            "migrationTimeoutSeconds": str(self.migration_timeout),
+        }
+        if self.keep_alive_tmo is not None:
+            context["keepAliveTmo"] = str(self.keep_alive_tmo)
+        return context
+
+
+def parse_params(parameters: dict[str, str], base_path: str, nvme_address: str, nvme_port: int) -> VolumeParams:
+    """Validate StorageClass parameters; defaults come from the driver's configuration."""
+    unknown = sorted(key for key in parameters if key not in _KNOWN and not key.startswith(_SIDECAR_PREFIX))
+    if unknown:
+        raise invalid(
+            "Unknown StorageClass parameter(s) %s; supported: %s." % (", ".join(unknown), ", ".join(sorted(_KNOWN)))
+        )
+    volume_path = parameters.get("volumePath", base_path).rstrip("/") or base_path
+    if not _PATH.match(volume_path) or "/./" in volume_path + "/" or "/../" in volume_path + "/":
+        raise invalid(
+            "StorageClass parameter volumePath=%r must be an absolute RDS path of letters, digits, '.', '_' and '-', "
+            "such as /storage-pool/metal-csi." % volume_path
+        )
+    fstype = parameters.get(_SIDECAR_PREFIX + "fstype", "")
+    if fstype and fstype not in FILESYSTEMS:
+        raise invalid("Filesystem %r is not supported; use one of %s." % (fstype, ", ".join(FILESYSTEMS)))
+    return VolumeParams(
+        volume_path=volume_path,
+        nvme_address=parameters.get("nvmeAddress", nvme_address),
+        nvme_port=_integer(parameters, "nvmePort", nvme_port, 1, 65535),
+        ctrl_loss_tmo=_integer(parameters, "ctrlLossTmo", -1, -1, 2**31 - 1),
+        reconnect_delay=_integer(parameters, "reconnectDelay", 5, 1, 3600),
+        keep_alive_tmo=_integer(parameters, "keepAliveTmo", 0, 1, 3600) if parameters.get("keepAliveTmo") else None,
+        migration_timeout=_integer(parameters, "migrationTimeoutSeconds", 300, *MIGRATION_TIMEOUT_RANGE),
+    )
+
+
+def _integer(parameters: dict[str, str], key: str, default: int, low: int, high: int) -> int:
+    text = parameters.get(key)
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise invalid("StorageClass parameter %s=%r is not an integer." % (key, text)) from None
+    if not low <= value <= high:
+        raise invalid("StorageClass parameter %s=%d is outside the accepted range %d to %d." % (key, value, low, high))
+    return value

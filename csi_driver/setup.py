@@ -1,0 +1,47 @@
+"""Wheel build: generate the gRPC stubs and bundle the shared RDS library (A-2).
+
+The driver imports the collection's library by its Ansible name,
+``ansible_collections.srvlab.rds.plugins.module_utils``. ``package_dir`` maps that package to
+``../plugins/module_utils`` so the wheel carries the very same files (one copy of the logic in the
+repository); the parent packages are PEP 420 namespace packages and need no ansible-core.
+Build from this directory in place (``pip wheel --no-deps ./csi_driver``), not from an sdist,
+which would not contain ``../plugins``.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+from setuptools import setup
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import build_proto
+
+LIBRARY = "ansible_collections.srvlab.rds.plugins.module_utils"
+
+
+def _runtime_requirements(generated: Path) -> list[str]:
+    """The stubs check at import that grpcio and protobuf are at least the versions that generated them."""
+    stub = (generated / "csi_pb2.py").read_text()
+    found = re.search(r"Protobuf Python Version: (\d+)\.(\d+)\.(\d+)", stub)
+    if found is None:
+        raise RuntimeError("cannot read the protobuf version from %s" % generated)
+    major, minor, patch = found.groups()
+    return [
+        "grpcio>=%s" % version("grpcio-tools"),
+        "protobuf>=%s.%s.%s,<%d" % (major, minor, patch, int(major) + 1),
+        "paramiko>=3.4",
+        "cryptography>=42",
+        "PyYAML>=6",
+        "kubernetes>=29",
+    ]
+
+
+setup(
+    install_requires=_runtime_requirements(build_proto.generate()),
+    packages=["rds_csi", "rds_csi.generated", LIBRARY],
+    package_dir={LIBRARY: "../plugins/module_utils"},
+)

@@ -1,0 +1,113 @@
+"""Fixtures: the RDS emulator in process, the driver serving on a unix socket, gRPC stubs to it.
+
+The stubs are generated from csi_driver/proto before any test module imports rds_csi.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from csi_helpers import Csi
+from rds_emulator.config import EmulatorConfig
+from rds_emulator.process import write_client_key
+from rds_emulator.server import EmulatorServer
+
+GIB = 1024**3
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    import build_proto
+
+    if not build_proto.is_current():
+        build_proto.generate()
+
+
+@pytest.fixture
+def client_key(tmp_path: Path) -> tuple[Path, Path]:
+    private = tmp_path / "id_ed25519"
+    return private, write_client_key(private)
+
+
+@pytest.fixture
+def emulator(tmp_path: Path, client_key: tuple[Path, Path]) -> Iterator[EmulatorServer]:
+    config = EmulatorConfig(
+        state_dir=tmp_path / "state", authorized_keys=client_key[1], pool_size=64 * GIB, max_sessions=8
+    )
+    server = EmulatorServer(config)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def socket_dir() -> Iterator[Path]:
+    """A short directory for unix sockets (their paths are limited to 107 bytes)."""
+    path = Path(tempfile.mkdtemp(prefix="rds-csi-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def driver_config(emulator: EmulatorServer, client_key: tuple[Path, Path], socket_dir: Path) -> Any:
+    from rds_csi.config import Config, validate
+
+    host, port = emulator.address
+    return validate(
+        Config(
+            mode="all",
+            endpoint="unix://%s/csi.sock" % socket_dir,
+            node_id="node-a",
+            node_ids=("node-b", "node-c"),
+            rds_address=host,
+            rds_port=port,
+            rds_key_file=str(client_key[0]),
+            rds_host_key=emulator.host_public_key_line,
+            rds_connect_timeout=3.0,
+            rds_command_timeout=5.0,
+            nvme_address="10.0.0.5",
+        )
+    )
+
+
+@pytest.fixture
+def start_driver(driver_config: Any, emulator: EmulatorServer, tmp_path: Path) -> Iterator[Callable[..., Csi]]:
+    """Start the driver in process with optional config changes; stopped after the test."""
+    import dataclasses
+
+    from rds_csi.proto import csi_pb2_grpc, health_pb2_grpc
+    from rds_csi.server import Driver
+
+    started: list[tuple[Any, grpc.Channel]] = []
+
+    def start(retry: Any = None, **changes: Any) -> Csi:
+        driver = Driver(dataclasses.replace(driver_config, **changes), retry=retry)
+        driver.start()
+        channel = grpc.insecure_channel(driver.address)
+        grpc.channel_ready_future(channel).result(timeout=10)
+        started.append((driver, channel))
+        return Csi(
+            identity=csi_pb2_grpc.IdentityStub(channel),
+            controller=csi_pb2_grpc.ControllerStub(channel),
+            node=csi_pb2_grpc.NodeStub(channel),
+            health=health_pb2_grpc.HealthStub(channel),
+            emulator=emulator,
+            state=tmp_path / "state",
+        )
+
+    yield start
+    for driver, channel in started:
+        channel.close()
+        driver.stop(grace=1.0)
+
+
+@pytest.fixture
+def csi(start_driver: Callable[..., Csi]) -> Csi:
+    return start_driver()
