@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import (
@@ -19,6 +20,8 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import (
     NoSpaceError,
     RdsTimeoutError,
 )
+from ansible_collections.srvlab.rds.plugins.module_utils.ssh_transport import SshSettings, SshTransport
+from rds_emulator.config import EmulatorConfig
 from rds_emulator.faults import Fault, FaultKind
 from rds_emulator.server import EmulatorServer
 
@@ -127,3 +130,33 @@ def test_fifty_concurrent_operations_stay_within_the_session_bound(rds: RdsClien
     assert peak <= rds.transport.settings.max_sessions
     assert peak >= 2, "the operations really ran concurrently"
     assert stats.sessions_refused == 0
+
+
+def test_a_refused_session_keeps_the_connection(tmp_path: Path, client_key: tuple[Path, Path]) -> None:
+    """An appliance that refuses a session (too many open) fails that one command, not the others in flight."""
+    server = EmulatorServer(EmulatorConfig(state_dir=tmp_path / "tight", authorized_keys=client_key[1], max_sessions=1))
+    server.start()
+    host, port = server.address
+    transport = SshTransport(
+        SshSettings(
+            host=host,
+            port=port,
+            username="admin",
+            private_key_file=str(client_key[0]),
+            host_key=server.host_public_key_line,
+            max_sessions=4,
+            backoff_initial=0.01,
+            backoff_max=0.05,
+        )
+    )
+    client = RdsClient(transport, retry=RetryPolicy(attempts=20, initial_delay=0.01, max_delay=0.05))
+    try:
+        client.version()
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(lambda _index: client.pool_capacity().size, range(24)))
+        assert len(results) == 24
+        assert server.stats.sessions_refused > 0, "the appliance really refused sessions"
+        assert transport.reconnects == 0
+    finally:
+        transport.close()
+        server.stop()
