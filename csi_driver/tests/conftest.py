@@ -1,6 +1,7 @@
 """Fixtures: the RDS emulator in process, the driver serving on a unix socket, gRPC stubs to it.
 
-The stubs are generated from csi_driver/proto before any test module imports rds_csi.
+The gRPC stubs must exist before this file loads: `./tasks unit` runs csi_driver/build_proto.py
+first (pytest loads this conftest before any hook of its could generate them).
 """
 
 from __future__ import annotations
@@ -19,13 +20,6 @@ from rds_emulator.process import write_client_key
 from rds_emulator.server import EmulatorServer
 
 GIB = 1024**3
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    import build_proto
-
-    if not build_proto.is_current():
-        build_proto.generate()
 
 
 @pytest.fixture
