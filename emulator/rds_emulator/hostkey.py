@@ -27,17 +27,23 @@ def public_key_line(key: Any) -> str:
 
 
 def _create_ed25519_key(path: Path) -> None:
+    public_line = write_ed25519_key(path)
+    path.with_name(f"{path.name}.pub").write_bytes(public_line + b" rds-emulator\n")
+
+
+def write_ed25519_key(path: Path) -> bytes:
+    """Write a new ed25519 private key (OpenSSH format, mode 0600, never over an existing file);
+    return its public key line without a comment (`ssh-ed25519 AAAA...`)."""
     private_key = Ed25519PrivateKey.generate()
     private_text = private_key.private_bytes(
         encoding=serialization.Encoding.PEM,
         format=serialization.PrivateFormat.OpenSSH,
         encryption_algorithm=serialization.NoEncryption(),
     )
-    public_text = private_key.public_key().public_bytes(
-        encoding=serialization.Encoding.OpenSSH, format=serialization.PublicFormat.OpenSSH
-    )
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as stream:
         stream.write(private_text)
-    path.with_name(f"{path.name}.pub").write_bytes(public_text + b" rds-emulator\n")
+    return private_key.public_key().public_bytes(
+        encoding=serialization.Encoding.OpenSSH, format=serialization.PublicFormat.OpenSSH
+    )

@@ -16,8 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from .hostkey import write_ed25519_key
 
 _LISTENING = re.compile(r"listening on (?P<host>[^\s:]+):(?P<port>\d+)")
 START_TIMEOUT = 20.0
@@ -25,14 +24,9 @@ START_TIMEOUT = 20.0
 
 def write_client_key(private_key_file: Path) -> Path:
     """Write a new ed25519 client key (OpenSSH format) and an authorized_keys file beside it."""
-    key = Ed25519PrivateKey.generate()
-    private_key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption())
-    )
-    private_key_file.chmod(0o600)
-    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    public_line = write_ed25519_key(private_key_file)
     authorized_keys = private_key_file.with_name(private_key_file.name + ".authorized_keys")
-    authorized_keys.write_text(public.decode() + " emulator-client\n")
+    authorized_keys.write_bytes(public_line + b" emulator-client\n")
     return authorized_keys
 
 

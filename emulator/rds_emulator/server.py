@@ -233,7 +233,7 @@ class EmulatorServer:
             )
             run_command(channel, command, context)
         except (OSError, EOFError, paramiko.SSHException):
-            pass
+            pass  # the client or the connection went away: there is no one left to answer
         finally:
             release_session()
             with contextlib.suppress(OSError, EOFError, paramiko.SSHException):

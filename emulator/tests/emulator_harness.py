@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import paramiko
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from rds_emulator.process import write_client_key
 from rds_emulator.server import EmulatorServer
 
 TIMEOUT = 10.0
@@ -26,15 +25,8 @@ class ClientKey:
 
 
 def make_client_key(directory: Path, name: str = "client") -> ClientKey:
-    key = Ed25519PrivateKey.generate()
     private_key = directory / name
-    private_key.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption())
-    )
-    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
-    authorized_keys = directory / f"{name}.authorized_keys"
-    authorized_keys.write_bytes(public + b" test-client\n")
-    return ClientKey(private_key=private_key, authorized_keys=authorized_keys)
+    return ClientKey(private_key=private_key, authorized_keys=write_client_key(private_key))
 
 
 class Emulator:
