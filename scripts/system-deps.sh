@@ -8,6 +8,12 @@ python3 -m venv "$probe/venv" >/dev/null 2>&1 || needed+=(python3-venv)
 rm -rf "$probe"
 command -v git >/dev/null 2>&1 || needed+=(git)
 command -v shellcheck >/dev/null 2>&1 || needed+=(shellcheck)
+# The node service and its tests: nvme-cli, filesystems, loop devices, kernel modules.
+command -v nvme >/dev/null 2>&1 || needed+=(nvme-cli)
+command -v mkfs.xfs >/dev/null 2>&1 || needed+=(xfsprogs)
+command -v mkfs.ext4 >/dev/null 2>&1 || needed+=(e2fsprogs)
+command -v losetup >/dev/null 2>&1 || needed+=(mount)
+command -v modprobe >/dev/null 2>&1 || needed+=(kmod)
 
 if [ "${#needed[@]}" -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
