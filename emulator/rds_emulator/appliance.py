@@ -10,6 +10,7 @@ from pathlib import Path
 from .files import FileTree
 from .model import PoolUsage
 from .store import DiskTable
+from .user_table import UserTable
 from .version import RouterOsVersion
 
 
@@ -19,6 +20,7 @@ class ApplianceSettings:
     pool_size: int
     version: RouterOsVersion
     identity: str
+    login_user: str = "admin"
 
 
 class Appliance:
@@ -28,12 +30,14 @@ class Appliance:
         self.settings = settings
         self.tree = FileTree(state_dir / "files")
         self.table = DiskTable(state_dir, self.tree)
+        self.users = UserTable(state_dir / "users.json", settings.login_user)
         self.lock = threading.RLock()
         self._started = time.monotonic()
 
     def open(self) -> None:
         self.tree.host_path(self.settings.pool_name).mkdir(parents=True, exist_ok=True)
         self.table.load()
+        self.users.load()
 
     def pool_usage(self) -> PoolUsage:
         return PoolUsage(

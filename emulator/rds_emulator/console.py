@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from . import disk_commands, file_commands, system_commands
+from . import disk_commands, file_commands, system_commands, user_commands
 from .appliance import Appliance
 from .commandline import Command
 from .errors import ConsoleError
@@ -23,6 +23,7 @@ _HANDLERS: Mapping[tuple[str, str], Handler] = {
     ("/file", "add"): file_commands.add,
     ("/system/resource", "print"): system_commands.resource_print,
     ("/system/identity", "print"): system_commands.identity_print,
+    **user_commands.HANDLERS,
 }
 
 MUTATING_VERBS = frozenset({"add", "set", "remove"})

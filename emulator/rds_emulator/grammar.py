@@ -93,6 +93,32 @@ MENUS: Mapping[str, MenuGrammar] = {
             "print": _PRINT,
         },
     ),
+    "/user": MenuGrammar(
+        fields=frozenset({"name", "group", "address", "last-logged-in", "disabled", "comment"}),
+        verbs={
+            "add": VerbGrammar(args=frozenset({"name", "group", "password", "comment", "disabled"})),
+            "set": VerbGrammar(args=frozenset({"group", "password", "comment", "disabled"}), max_items=1),
+            "remove": VerbGrammar(max_items=1),
+            "print": _PRINT,
+        },
+    ),
+    "/user/group": MenuGrammar(
+        fields=frozenset({"name", "policy", "skin", "comment"}),
+        verbs={
+            "add": VerbGrammar(args=frozenset({"name", "policy", "comment"})),
+            "set": VerbGrammar(args=frozenset({"policy", "comment"}), max_items=1),
+            "remove": VerbGrammar(max_items=1),
+            "print": _PRINT,
+        },
+    ),
+    "/user/ssh-keys": MenuGrammar(
+        fields=frozenset({"user", "key-type", "bits", "key-owner", "comment"}),
+        verbs={
+            "add": VerbGrammar(args=frozenset({"user", "key", "comment"})),
+            "remove": VerbGrammar(max_items=1),
+            "print": _PRINT,
+        },
+    ),
     "/system/resource": MenuGrammar(fields=frozenset(), verbs={"print": _PLAIN_PRINT}),
     "/system/identity": MenuGrammar(fields=frozenset(), verbs={"print": _PLAIN_PRINT}),
 }

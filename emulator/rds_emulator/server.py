@@ -59,6 +59,7 @@ class EmulatorServer:
                 pool_size=config.pool_size,
                 version=config.routeros_version,
                 identity=config.identity,
+                login_user=config.user,
             ),
             state_dir,
         )
@@ -197,6 +198,7 @@ class EmulatorServer:
             connection=connection.number,
             stats=self._stats,
             max_sessions=self.config.max_sessions,
+            users=self._appliance.users,
         )
         transport.start_server(server=interface)
         while transport.is_active() and not self._stopping.is_set():

@@ -16,6 +16,7 @@ import paramiko
 
 from .logins import parse_login, read_authorized_keys
 from .stats import StatsRecorder
+from .user_table import UserTable
 
 
 class _ExecRequest:
@@ -36,6 +37,7 @@ class ConnectionInterface(paramiko.ServerInterface):  # type: ignore[misc]
         connection: int,
         stats: StatsRecorder,
         max_sessions: int,
+        users: UserTable | None = None,
     ) -> None:
         self._user = user
         self._password = password
@@ -44,17 +46,28 @@ class ConnectionInterface(paramiko.ServerInterface):  # type: ignore[misc]
         self._connection = connection
         self._stats = stats
         self._max_sessions = max_sessions
+        self._users = users
         self._requests: dict[int, _ExecRequest] = {}
         self._requests_lock = threading.Lock()
         self.width = default_width
         """Console width of this login: the `+<digits>w` option when in range, else the default."""
 
     def get_allowed_auths(self, username: str) -> str:
-        return "publickey,password" if self._password_allowed() else "publickey"
+        login = parse_login(username)
+        if login.user == self._user:
+            password = self._password_allowed()
+        else:
+            password = self._users is not None and self._users.password_login_possible(login.user)
+        return "publickey,password" if password else "publickey"
 
     def check_auth_publickey(self, username: str, key: Any) -> int:
+        """The built-in user's authorized_keys file, or the keys of a user added with `/user add`."""
         login = parse_login(username)
-        if login.user == self._user and key.asbytes() in read_authorized_keys(self._authorized_keys):
+        if login.user == self._user:
+            accepted = key.asbytes() in read_authorized_keys(self._authorized_keys)
+        else:
+            accepted = self._users is not None and self._users.accepts_key(login.user, key.asbytes())
+        if accepted:
             self._accept_login(login.width)
             return int(paramiko.AUTH_SUCCESSFUL)
         return int(paramiko.AUTH_FAILED)
@@ -62,7 +75,11 @@ class ConnectionInterface(paramiko.ServerInterface):  # type: ignore[misc]
     def check_auth_password(self, username: str, password: str) -> int:
         """RouterOS refuses passwords for a user that has a public key (R-1)."""
         login = parse_login(username)
-        if login.user == self._user and self._password_allowed() and password == self._password:
+        if login.user == self._user:
+            accepted = self._password_allowed() and password == self._password
+        else:
+            accepted = self._users is not None and self._users.accepts_password(login.user, password)
+        if accepted:
             self._accept_login(login.width)
             return int(paramiko.AUTH_SUCCESSFUL)
         return int(paramiko.AUTH_FAILED)
