@@ -7,6 +7,7 @@ first (pytest loads this conftest before any hook of its could generate them).
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -105,3 +106,41 @@ def start_driver(driver_config: Any, emulator: EmulatorServer, tmp_path: Path) -
 @pytest.fixture
 def csi(start_driver: Callable[..., Csi]) -> Csi:
     return start_driver()
+
+
+@pytest.fixture
+def loop_device(tmp_path: Path) -> Iterator[Callable[[int], str]]:
+    """Attach sparse files to loop devices (root); every mount of them is unmounted and every loop
+    detached after the test, also when it fails."""
+    from ansible_collections.srvlab.rds.plugins.module_utils.node_mounts import DeviceNumber, read_mountinfo
+
+    attached: list[str] = []
+
+    def attach(size: int) -> str:
+        backing = tmp_path / ("loop-%d.img" % len(attached))
+        with open(backing, "wb") as handle:
+            handle.truncate(size)
+        device = subprocess.run(
+            ["losetup", "--find", "--show", str(backing)], capture_output=True, text=True, check=True, timeout=30
+        ).stdout.strip()
+        attached.append(device)
+        return device
+
+    yield attach
+    for device in reversed(attached):
+        unmount_everything_of(DeviceNumber.of_node(device), read_mountinfo)
+        subprocess.run(["losetup", "--detach", device], check=False, timeout=30)
+
+
+def unmount_everything_of(device: Any, read_mountinfo: Callable[[], Any]) -> None:
+    """Unmount every mount of ``device``, newest first (test cleanup)."""
+    for entry in reversed(read_mountinfo()):
+        if entry.device == device:
+            subprocess.run(["umount", entry.mount_point], check=False, timeout=30)
+
+
+@pytest.fixture
+def runner() -> Any:
+    from ansible_collections.srvlab.rds.plugins.module_utils.node_commands import SubprocessRunner
+
+    return SubprocessRunner()
