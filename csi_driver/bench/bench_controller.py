@@ -150,13 +150,15 @@ def emulator_pid(emulator: EmulatorProcess) -> int:
     return process.pid
 
 
-def grpc_pair(controller: Any) -> Callable[[str], None]:
+def grpc_pair(controller: Any, names: list[str] | None = None) -> Callable[[str], None]:
     capability = csi_pb2.VolumeCapability(
         mount=csi_pb2.VolumeCapability.MountVolume(fs_type="ext4"),
         access_mode=csi_pb2.VolumeCapability.AccessMode(mode=csi_pb2.VolumeCapability.AccessMode.SINGLE_NODE_WRITER),
     )
 
     def pair(name: str) -> None:
+        if names is not None:
+            names.append(name)
         volume = controller.CreateVolume(
             csi_pb2.CreateVolumeRequest(
                 name=name,
@@ -167,6 +169,28 @@ def grpc_pair(controller: Any) -> Callable[[str], None]:
         controller.DeleteVolume(csi_pb2.DeleteVolumeRequest(volume_id=volume.volume_id))
 
     return pair
+
+
+def server_side_ms(log: Path, names: list[str]) -> list[float]:
+    """Per pair, the driver's own CreateVolume + DeleteVolume time from its ``rpc done`` log lines."""
+    spent: dict[str, float] = {}
+    for line in log.read_text().splitlines():
+        if 'msg="rpc done"' not in line or not ("rpc=CreateVolume" in line or "rpc=DeleteVolume" in line):
+            continue
+        fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
+        volume = fields.get("name") or fields.get("volume_id", "")
+        spent[volume] = spent.get(volume, 0.0) + float(fields["ms"])
+    return [spent[name] for name in names if name in spent]
+
+
+def noop_rpc_ms(identity: Any, count: int) -> list[float]:
+    """Round trips of GetPluginInfo: the gRPC cost of one call with no RDS work behind it."""
+    samples = []
+    for _index in range(count):
+        started = time.perf_counter()
+        identity.GetPluginInfo(csi_pb2.GetPluginInfoRequest())
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
 
 
 def library_pair(client: RdsClient) -> Callable[[str], None]:
@@ -218,10 +242,14 @@ def measure(args: argparse.Namespace, work: Path, state: Path, emulator: Emulato
         controller = csi_pb2_grpc.ControllerStub(channel)
         idle = rss_mib(process.pid)
         pids = {"emulator": emulator_pid(emulator), "driver": process.pid, "client": 0}
-        paths = {"library": library_pair(client), "grpc": grpc_pair(controller)}
+        single_names: list[str] = []
+        paths = {"library": library_pair(client), "grpc": grpc_pair(controller, single_names)}
         for pair in paths.values():
             pair("pvc-%s" % uuid.uuid4())  # connect and read the version outside the measurement
+        single_names.clear()
         results = compare(1, args.pairs_single, args.pairs_single, paths, pids)
+        noop = noop_rpc_ms(csi_pb2_grpc.IdentityStub(channel), 200)
+        server = server_side_ms(work / "driver.log", single_names)
         results.update(compare(SESSIONS, args.pairs_parallel, 2, paths, pids))
         after_latency = rss_mib(process.pid)
         set_latency(state, 0)
@@ -234,6 +262,7 @@ def measure(args: argparse.Namespace, work: Path, state: Path, emulator: Emulato
         process.wait(timeout=30)
         transport.close()
     report(args, results, (idle, after_latency, after), len(rss_samples) / rss_seconds, stats)
+    report_split(results, server, noop)
     return 0
 
 
@@ -280,6 +309,26 @@ def report(
         "driver RSS: idle %.1f MiB, after the latency runs %.1f MiB, after %d more pairs (no latency, %.0f pairs/s) "
         "%.1f MiB (target <= 80 MiB)" % (idle, after_latency, args.rss_pairs, rss_pairs_per_second, after)
     )
+
+
+def report_split(results: dict[str, dict[str, float]], server: list[float], noop: list[float]) -> None:
+    """Where the concurrency-1 difference goes: the driver's own time per pair against the gRPC round trips."""
+    client_p50 = results["grpc-c1"]["p50_ms"]
+    server_p50 = statistics.median(server)
+    print(
+        "split at concurrency 1 (%d pairs): driver-side p50 %.1f ms (library %.1f ms, %+.1f ms), "
+        "client-observed p50 %.1f ms, so the two gRPC round trips cost %.1f ms"
+        % (
+            len(server),
+            server_p50,
+            results["library-c1"]["p50_ms"],
+            server_p50 - results["library-c1"]["p50_ms"],
+            client_p50,
+            client_p50 - server_p50,
+        )
+    )
+    noop_p50, noop_p99 = statistics.median(noop), percentile(noop, 0.99)
+    print("no-op RPC (GetPluginInfo) round trip: p50 %.2f ms, p99 %.2f ms" % (noop_p50, noop_p99))
 
 
 if __name__ == "__main__":
