@@ -15,18 +15,21 @@ The configuration file (default ``/etc/srvlab-rds/node.yaml``) is YAML the node 
 from __future__ import annotations
 
 import json
-import os
 import re
 import uuid
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import MAX_NQN_BYTES
+from ansible_collections.srvlab.rds.plugins.module_utils.nvme_config import HOSTID_FILE, HOSTNQN_FILE, NvmeHostConfig
+
+# Re-exported: the prefix rule lives in nvme_nqn (one copy); the nqn_filter module imports it from here.
+from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import check_prefix  # noqa: F401  # pylint: disable=unused-import
+from ansible_collections.srvlab.rds.plugins.module_utils.nvme_sysfs import read_controllers
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import InvalidValueError
 
 DEFAULT_CONFIG_FILE = "/etc/srvlab-rds/node.yaml"
-DEFAULT_HOSTNQN_FILE = "/etc/nvme/hostnqn"
-DEFAULT_HOSTID_FILE = "/etc/nvme/hostid"
+DEFAULT_HOSTNQN_FILE = HOSTNQN_FILE
+DEFAULT_HOSTID_FILE = HOSTID_FILE
 CONFIG_KEY = "managed_nqn_prefix"
 HEADER = "# Managed by srvlab.rds.nqn_filter; read by the rds.csi.srvlab.io node plugin (--config)."
 # The NQN of a CSI volume (P-3): nqn.2000-02.com.mikrotik:<volume id>, the volume ID being the
@@ -55,17 +58,6 @@ class HostIdentity:
     hostid: str
 
 
-def check_prefix(prefix: str) -> None:
-    """A managed prefix starts with ``nqn.``, contains ``:`` and is at most 223 bytes."""
-    if not prefix.startswith("nqn.") or ":" not in prefix or len(prefix.encode("utf-8")) > MAX_NQN_BYTES:
-        raise InvalidValueError(
-            "The managed NQN prefix %r is not valid: it must start with 'nqn.', contain ':' and be at most %d bytes, "
-            "such as nqn.2000-02.com.mikrotik:pvc-." % (prefix, MAX_NQN_BYTES)
-        )
-    if any(ord(char) < 32 or char.isspace() for char in prefix):
-        raise InvalidValueError("The managed NQN prefix %r must not contain spaces or control characters." % prefix)
-
-
 def is_csi_volume_nqn(nqn: str) -> bool:
     return CSI_VOLUME_NQN.match(nqn) is not None
 
@@ -80,21 +72,12 @@ def conflicting_connections(prefix: str, connections: List[Connection]) -> List[
 
 
 def read_connections(sysfs_root: str) -> List[Connection]:
-    """The node's NVMe controllers from ``<root>/class/nvme/nvme*/``; missing files read as empty."""
-    base = os.path.join(sysfs_root, "class", "nvme")
-    if not os.path.isdir(base):
-        return []
-    found = []
-    for name in sorted(os.listdir(base)):
-        if not re.match(r"nvme\d+\Z", name):
-            continue
-        directory = os.path.join(base, name)
-        nqn = _read_attribute(directory, "subsysnqn")
-        if nqn:
-            found.append(
-                Connection(name, nqn, _read_attribute(directory, "transport"), _read_attribute(directory, "state"))
-            )
-    return found
+    """The node's NVMe controllers from ``<root>/class/nvme/nvme*/``, those that name a subsystem."""
+    return [
+        Connection(controller.name, controller.subsystem_nqn, controller.transport, controller.state)
+        for controller in read_controllers(NvmeHostConfig(sysfs_root=sysfs_root))
+        if controller.subsystem_nqn
+    ]
 
 
 def render_config(existing: Optional[str], prefix: str) -> str:
@@ -158,11 +141,6 @@ def read_text(path: str) -> Optional[str]:
             return handle.read()
     except FileNotFoundError:
         return None
-
-
-def _read_attribute(directory: str, name: str) -> str:
-    text = read_text(os.path.join(directory, name))
-    return (text or "").strip()
 
 
 def _scalar(value: str) -> str:
