@@ -38,6 +38,10 @@ def start_emulator(work: Path, pool_size: str) -> dict[str, str | int]:
     authorized = admin_key.with_name("admin_ed25519.authorized_keys")
     if not admin_key.exists():
         authorized.write_bytes(write_ed25519_key(admin_key) + b" demo-admin\n")
+    driver_key = work / "keys" / "driver_ed25519"
+    driver_public = driver_key.with_name("driver_ed25519.pub")
+    if not driver_key.exists():
+        driver_public.write_bytes(write_ed25519_key(driver_key) + b" rds-csi-demo\n")
     log = work / "emulator.log"
     command = [
         str(Path(sys.executable).with_name("rds-emulator")),
@@ -58,6 +62,8 @@ def start_emulator(work: Path, pool_size: str) -> dict[str, str | int]:
         "port": int(match.group("port")),
         "host_key": (state / "ssh_host_ed25519_key.pub").read_text().strip(),
         "admin_key_file": str(admin_key),
+        "driver_key_file": str(driver_key),
+        "driver_public_key": driver_public.read_text().strip(),
         "state_dir": str(state),
     }
 
