@@ -18,6 +18,12 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
 import yaml
+from ansible_collections.srvlab.rds.plugins.module_utils.nqn_filter import (
+    DEFAULT_CONFIG_FILE,
+    DEFAULT_HOSTNQN_FILE,
+    configured_prefix,
+    read_text,
+)
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import DEFAULT_NQN_PREFIX, MAX_NQN_BYTES
 from ansible_collections.srvlab.rds.plugins.module_utils.ssh_transport import SshSettings
 
@@ -57,6 +63,15 @@ class Config:
     managed_nqn_prefix: str = DEFAULT_NQN_PREFIX
     node_ids: tuple[str, ...] = ()
     kubeconfig: str = ""
+    # Node settings (P-6): where nvme-cli, sysfs and /dev are (tests point them at the test fabric).
+    nvme_binary: str = "nvme"
+    sysfs_root: str = "/sys"
+    dev_root: str = "/dev"
+    host_nqn_file: str = DEFAULT_HOSTNQN_FILE
+    node_config_file: str = DEFAULT_CONFIG_FILE
+    nvme_command_timeout: float = 30.0
+    device_wait_timeout: float = 30.0
+    mount_timeout: float = 60.0
 
     @property
     def runs_controller(self) -> bool:
@@ -122,7 +137,18 @@ def load(argv: Sequence[str], environ: Mapping[str, str]) -> Config:
         if value is not None:
             raw[item.name] = value
     raw.update({key: value for key, value in args.items() if value is not None})
+    if raw.get("mode", Config.mode) in ("node", "all") and "managed_nqn_prefix" not in raw:
+        raw["managed_nqn_prefix"] = _node_file_prefix(str(raw.get("node_config_file", Config.node_config_file)))
     return validate(_typed(raw))
+
+
+def _node_file_prefix(path: str) -> str:
+    """The prefix srvlab.rds.nqn_filter wrote into the node's configuration file, or "" (P-8.6: a node
+    never falls back to a built-in prefix; an empty one fails validation with the fix)."""
+    try:
+        return configured_prefix(read_text(path)) or ""
+    except OSError as error:
+        raise ConfigError("Cannot read the node configuration file %s: %s" % (path, error)) from error
 
 
 def _read_file(path: str) -> dict[str, Any]:
@@ -207,13 +233,27 @@ def _problems(config: Config) -> list[str]:
     prefix = config.managed_nqn_prefix
     if not prefix.startswith("nqn.") or ":" not in prefix or len(prefix.encode()) > MAX_NQN_BYTES:
         problems.append(
-            "managed_nqn_prefix=%r (CSI_MANAGED_NQN_PREFIX): must start with 'nqn.', contain ':' and be at most "
-            "%d bytes" % (prefix, MAX_NQN_BYTES)
+            "managed_nqn_prefix=%r (CSI_MANAGED_NQN_PREFIX, or managed_nqn_prefix in %s as srvlab.rds.nqn_filter "
+            "writes it): must start with 'nqn.', contain ':' and be at most %d bytes"
+            % (prefix, config.node_config_file, MAX_NQN_BYTES)
         )
     if config.runs_node and not config.node_id:
         problems.append("node_id is required in mode %s (--node-id or NODE_ID)" % config.mode)
     if config.runs_controller:
         problems.extend(_controller_problems(config))
+    if config.runs_node:
+        problems.extend(_node_problems(config))
+    return problems
+
+
+def _node_problems(config: Config) -> list[str]:
+    problems = []
+    for name in ("nvme_command_timeout", "device_wait_timeout", "mount_timeout"):
+        if not 0 < getattr(config, name) <= 3600:
+            problems.append("%s=%s: use 0 to 3600 seconds" % (name, getattr(config, name)))
+    for name in ("sysfs_root", "dev_root"):
+        if not os.path.isabs(getattr(config, name)):
+            problems.append("%s=%r: use an absolute path" % (name, getattr(config, name)))
     return problems
 
 

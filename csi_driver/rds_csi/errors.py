@@ -13,7 +13,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import grpc
-from ansible_collections.srvlab.rds.plugins.module_utils import rds_errors
+from ansible_collections.srvlab.rds.plugins.module_utils import (
+    node_commands,
+    node_filesystems,
+    node_mounts,
+    nvme_errors,
+    rds_errors,
+)
 
 LOG = logging.getLogger("rds_csi.rpc")
 R = TypeVar("R")
@@ -60,6 +66,33 @@ _RDS_CODES: tuple[tuple[type[rds_errors.RdsError], grpc.StatusCode, str], ...] =
 )
 
 
+# Node side (P-6): the first matching row wins, so subclasses come before their bases. Errors a
+# retry can cure (a device still appearing, an unreachable target, a hung command) are Unavailable
+# or DeadlineExceeded; what needs an operator is FailedPrecondition.
+_NODE_CODES: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
+    (node_mounts.MountStormError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (node_mounts.MountTableTimeout, grpc.StatusCode.UNAVAILABLE),
+    (node_mounts.MountError, grpc.StatusCode.INTERNAL),
+    (node_filesystems.ProbeError, grpc.StatusCode.UNAVAILABLE),
+    (node_filesystems.CorruptFilesystemError, grpc.StatusCode.FAILED_PRECONDITION),
+    (node_filesystems.FilesystemError, grpc.StatusCode.INTERNAL),
+    (node_commands.CommandTimeout, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (node_commands.CommandNotFound, grpc.StatusCode.FAILED_PRECONDITION),
+    (nvme_errors.UnmanagedNqnError, grpc.StatusCode.FAILED_PRECONDITION),
+    (nvme_errors.NotConnectedError, grpc.StatusCode.FAILED_PRECONDITION),
+    (nvme_errors.DeviceNotReadyError, grpc.StatusCode.UNAVAILABLE),
+    (nvme_errors.TargetUnreachableError, grpc.StatusCode.UNAVAILABLE),
+    (nvme_errors.TargetRefusedError, grpc.StatusCode.UNAVAILABLE),
+    (nvme_errors.NvmeCliTimeout, grpc.StatusCode.UNAVAILABLE),
+    (nvme_errors.SubsystemNotFoundError, grpc.StatusCode.NOT_FOUND),
+    (nvme_errors.InvalidConnectOptionsError, grpc.StatusCode.INVALID_ARGUMENT),
+    (nvme_errors.AuthenticationError, grpc.StatusCode.FAILED_PRECONDITION),
+    (nvme_errors.FabricsUnavailableError, grpc.StatusCode.FAILED_PRECONDITION),
+    (nvme_errors.NvmeCliNotFound, grpc.StatusCode.FAILED_PRECONDITION),
+    (nvme_errors.NvmeError, grpc.StatusCode.INTERNAL),
+)
+
+
 def status_for(error: BaseException) -> tuple[grpc.StatusCode, str]:
     """The gRPC status code and message for an exception raised while serving an RPC."""
     if isinstance(error, CsiError):
@@ -69,6 +102,9 @@ def status_for(error: BaseException) -> tuple[grpc.StatusCode, str]:
             if isinstance(error, kind):
                 return code, str(error) + advice
         return grpc.StatusCode.INTERNAL, "RDS operation failed: %s" % error
+    for node_kind, node_code in _NODE_CODES:
+        if isinstance(error, node_kind):
+            return node_code, str(error)
     return grpc.StatusCode.INTERNAL, "Internal error in the driver (%s): %s" % (type(error).__name__, error)
 
 

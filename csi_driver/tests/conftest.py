@@ -15,7 +15,7 @@ from typing import Any
 
 import grpc
 import pytest
-from csi_helpers import Csi
+from csi_helpers import Csi, NodeHarness
 from rds_emulator.config import EmulatorConfig
 from rds_emulator.process import write_client_key
 from rds_emulator.server import EmulatorServer
@@ -68,6 +68,7 @@ def driver_config(emulator: EmulatorServer, client_key: tuple[Path, Path], socke
             rds_connect_timeout=3.0,
             rds_command_timeout=5.0,
             nvme_address="10.0.0.5",
+            host_nqn_file=str(socket_dir / "no-hostnqn"),
         )
     )
 
@@ -144,3 +145,83 @@ def runner() -> Any:
     from ansible_collections.srvlab.rds.plugins.module_utils.node_commands import SubprocessRunner
 
     return SubprocessRunner()
+
+
+@pytest.fixture
+def node_fabric(emulator: EmulatorServer, tmp_path: Path) -> Iterator[Any]:
+    """A test fabric on the emulator's exports (case A naming); every loop it attached is detached
+    after the test, once the mounts under the test's directory are gone."""
+    from ansible_collections.srvlab.rds.plugins.module_utils.node_mounts import read_mountinfo
+    from rds_emulator.nvme_fabric.fabric import TestFabric
+
+    node = tmp_path / "node"
+    fabric = TestFabric.create(tmp_path / "fabric", tmp_path / "state", node / "sys", node / "dev")
+    try:
+        yield fabric
+    finally:
+        unmount_everything_under(str(tmp_path), read_mountinfo)
+        fabric.teardown()
+
+
+def unmount_everything_under(directory: str, read_mountinfo: Callable[[], Any]) -> None:
+    """Unmount every mount point under ``directory``, newest first (test cleanup)."""
+    for entry in reversed(read_mountinfo()):
+        if entry.mount_point.startswith(directory + "/"):
+            subprocess.run(["umount", entry.mount_point], check=False, timeout=30)
+
+
+@pytest.fixture
+def start_node_driver(
+    driver_config: Any, node_fabric: Any, emulator: EmulatorServer, tmp_path: Path
+) -> Iterator[Callable[..., NodeHarness]]:
+    """Start the driver in mode ``all`` with the node service on the fabric's nvme, sysfs and /dev.
+
+    server.Driver does not build the node service's runtime yet, so the Driver is started for the
+    controller and the node servicer is added to the same gRPC server before it starts: one socket,
+    both services, as in mode ``all``.
+    """
+    import dataclasses
+
+    from rds_csi.node import Node
+    from rds_csi.node_runtime import NodeRuntime
+    from rds_csi.proto import csi_pb2_grpc, health_pb2_grpc
+    from rds_csi.server import Driver
+
+    node = tmp_path / "node"
+    host_nqn_file = node / "hostnqn"
+    host_nqn_file.write_text(node_fabric.config.hostnqn + "\n")
+    nvme = node_fabric.write_nvme_executable(node / "bin" / "nvme")
+    started: list[tuple[Any, grpc.Channel]] = []
+
+    def start(**changes: Any) -> NodeHarness:
+        config = dataclasses.replace(
+            driver_config,
+            nvme_binary=str(nvme),
+            sysfs_root=str(node_fabric.config.sysfs_root),
+            dev_root=str(node_fabric.config.dev_root),
+            host_nqn_file=str(host_nqn_file),
+            device_wait_timeout=10.0,
+            **changes,
+        )
+        driver = Driver(dataclasses.replace(config, mode="controller"))
+        csi_pb2_grpc.add_NodeServicer_to_server(
+            Node(config.node_id, config.zone, NodeRuntime.from_config(config)), driver.server
+        )
+        driver.start()
+        channel = grpc.insecure_channel(driver.address)
+        grpc.channel_ready_future(channel).result(timeout=10)
+        started.append((driver, channel))
+        csi = Csi(
+            identity=csi_pb2_grpc.IdentityStub(channel),
+            controller=csi_pb2_grpc.ControllerStub(channel),
+            node=csi_pb2_grpc.NodeStub(channel),
+            health=health_pb2_grpc.HealthStub(channel),
+            emulator=emulator,
+            state=tmp_path / "state",
+        )
+        return NodeHarness(csi=csi, fabric=node_fabric, work=tmp_path / "kubelet")
+
+    yield start
+    for driver, channel in started:
+        channel.close()
+        driver.stop(grace=1.0)

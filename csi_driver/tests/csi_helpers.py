@@ -92,3 +92,92 @@ class Csi:
 
     def backing_file(self, volume_id: str) -> Path:
         return self.files() / BASE.strip("/") / (volume_id + ".img")
+
+
+@dataclass
+class NodeHarness:
+    """The driver in mode ``all`` with the node service on the test fabric, the fabric, and the
+    directory that plays kubelet's (staging and pod target paths)."""
+
+    csi: Csi
+    fabric: Any
+    work: Path
+
+
+@dataclass
+class NodeVolume:
+    """A volume created and published to node-a through the controller, with the paths a CO would
+    use: the staging directory exists (the CO makes it), the target's parent exists, the target not."""
+
+    harness: NodeHarness
+    id: str
+    publish_context: dict[str, str]
+    volume_context: dict[str, str]
+    staging: str
+    target: str
+
+    @property
+    def nqn(self) -> str:
+        return self.publish_context["nqn"]
+
+    @classmethod
+    def create(cls, harness: NodeHarness, name: str, capability: Any, size: int = GIB) -> NodeVolume:
+        controller = harness.csi.controller
+        volume = controller.CreateVolume(create_request(name, size=size, capability=capability)).volume
+        published = controller.ControllerPublishVolume(publish_request(volume.volume_id, "node-a", capability))
+        staging = harness.work / "plugins" / "staging" / volume.volume_id
+        target_parent = harness.work / "pods" / volume.volume_id / "volumes"
+        staging.mkdir(parents=True)
+        target_parent.mkdir(parents=True)
+        return cls(
+            harness=harness,
+            id=volume.volume_id,
+            publish_context=dict(published.publish_context),
+            volume_context=dict(volume.volume_context),
+            staging=str(staging),
+            target=str(target_parent / "target"),
+        )
+
+    def delete(self) -> None:
+        controller = self.harness.csi.controller
+        controller.ControllerUnpublishVolume(
+            csi_pb2.ControllerUnpublishVolumeRequest(volume_id=self.id, node_id="node-a")
+        )
+        controller.DeleteVolume(csi_pb2.DeleteVolumeRequest(volume_id=self.id))
+
+
+def node_stage(volume: NodeVolume, capability: Any, staging: str = "") -> Any:
+    return csi_pb2.NodeStageVolumeRequest(
+        volume_id=volume.id,
+        publish_context=volume.publish_context,
+        staging_target_path=staging or volume.staging,
+        volume_capability=capability,
+        volume_context=volume.volume_context,
+    )
+
+
+def node_publish(volume: NodeVolume, capability: Any, readonly: bool = False, target: str = "") -> Any:
+    return csi_pb2.NodePublishVolumeRequest(
+        volume_id=volume.id,
+        publish_context=volume.publish_context,
+        staging_target_path=volume.staging,
+        target_path=target or volume.target,
+        volume_capability=capability,
+        readonly=readonly,
+        volume_context=volume.volume_context,
+    )
+
+
+def node_unpublish(volume: NodeVolume, target: str = "") -> Any:
+    return csi_pb2.NodeUnpublishVolumeRequest(volume_id=volume.id, target_path=target or volume.target)
+
+
+def node_unstage(volume: NodeVolume, staging: str = "") -> Any:
+    return csi_pb2.NodeUnstageVolumeRequest(volume_id=volume.id, staging_target_path=staging or volume.staging)
+
+
+def mount_points(path: str) -> list[Any]:
+    """The mountinfo entries mounted exactly at ``path``."""
+    from ansible_collections.srvlab.rds.plugins.module_utils.node_mounts import mounts_at, read_mountinfo
+
+    return mounts_at(read_mountinfo(), path)

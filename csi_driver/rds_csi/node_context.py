@@ -1,0 +1,93 @@
+"""What a node RPC needs from its request, as pure functions: the NVMe target from the contexts,
+the volume's NQN, the capability's filesystem and options, and the host NQN for NodeGetInfo.
+
+Contexts: ControllerPublishVolume's ``publish_context`` (``nvmeAddress``, ``nvmePort``, ``nqn``)
+wins over the PV's ``volume_context`` (P-3 keys); a PV of the old driver may lack the newer keys,
+so every tuning key has the P-6.2 default (``ctrlLossTmo`` -1, ``reconnectDelay`` 5, keep-alive
+left to nvme-cli).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Optional
+
+from ansible_collections.srvlab.rds.plugins.module_utils.nvme_cli import ConnectTarget
+
+from rds_csi.capabilities import AccessType, access_type, unsupported_reason
+from rds_csi.errors import invalid
+from rds_csi.naming import nqn_for
+
+DEFAULT_FSTYPE = "ext4"
+# NodeGetInfo's channel to the controller for the host NQN (storage-side fencing, P-7.7): topology
+# segments become Node labels, whose values are at most 63 characters of [A-Za-z0-9._-]. A host NQN
+# does not fit, but the standard form nqn.2014-08.org.nvmexpress:uuid:<uuid> is fully given by its
+# UUID, which does. See docs/csi-driver.md "Host NQN".
+HOST_UUID_KEY = "hostnqn.rds.csi.srvlab.io/uuid"
+UUID_HOST_NQN = "nqn.2014-08.org.nvmexpress:uuid:"
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+
+
+def volume_nqn(volume_id: str, publish_context: Mapping[str, str], volume_context: Mapping[str, str]) -> str:
+    return publish_context.get("nqn") or volume_context.get("nqn") or nqn_for(volume_id)
+
+
+def connect_target(
+    volume_id: str, publish_context: Mapping[str, str], volume_context: Mapping[str, str], host_nqn: str
+) -> ConnectTarget:
+    """The NVMe/TCP target of a volume; InvalidArgument names a missing or malformed key."""
+    what = "NodeStageVolume %s" % volume_id
+
+    def value(key: str) -> str:
+        return publish_context.get(key) or volume_context.get(key) or ""
+
+    address = value("nvmeAddress")
+    if not address:
+        raise invalid("%s: nvmeAddress is missing from publish_context and volume_context." % what)
+    keep_alive = value("keepAliveTmo")
+    return ConnectTarget(
+        nqn=volume_nqn(volume_id, publish_context, volume_context),
+        traddr=address,
+        trsvcid=_integer(what, "nvmePort", value("nvmePort"), 4420),
+        hostnqn=host_nqn or None,
+        ctrl_loss_tmo=_integer(what, "ctrlLossTmo", value("ctrlLossTmo"), -1),
+        reconnect_delay=_integer(what, "reconnectDelay", value("reconnectDelay"), 5),
+        keep_alive_tmo=_integer(what, "keepAliveTmo", keep_alive, 0) if keep_alive else None,
+    )
+
+
+def _integer(what: str, key: str, text: str, default: int) -> int:
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise invalid("%s: %s=%r in the volume context is not an integer." % (what, key, text)) from None
+
+
+def checked_capability(capability: Any, what: str) -> AccessType:
+    """The capability's access type; InvalidArgument when it is missing or not supported."""
+    reason = unsupported_reason(capability)
+    if reason:
+        raise invalid("%s: %s." % (what, reason))
+    kind = access_type(capability)
+    assert kind is not None  # unsupported_reason refuses a capability without an access type
+    return kind
+
+
+def fstype_of(capability: Any) -> str:
+    return str(capability.mount.fs_type) or DEFAULT_FSTYPE
+
+
+def host_segments(host_nqn: str) -> dict[str, str]:
+    """The topology segment that carries the host NQN, when it is of the UUID form."""
+    if host_nqn.startswith(UUID_HOST_NQN) and _UUID.match(host_nqn[len(UUID_HOST_NQN) :]):
+        return {HOST_UUID_KEY: host_nqn[len(UUID_HOST_NQN) :]}
+    return {}
+
+
+def host_nqn_from_segments(segments: Mapping[str, str]) -> Optional[str]:
+    """The host NQN a node published with :func:`host_segments` (for the controller's fencing)."""
+    uuid = segments.get(HOST_UUID_KEY, "")
+    return UUID_HOST_NQN + uuid if _UUID.match(uuid) else None
