@@ -35,6 +35,8 @@ _CONTROLLER_NAME = re.compile(r"nvme\d+\Z")
 # Anchored, so a hidden per-path disk (nvme1c1n1) or a char device (ng1n1) never matches (§1.7).
 _DISK_NAME = re.compile(r"nvme\d+n\d+\Z")
 _VANISHED = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ENODEV, errno.ENXIO})
+_NUMBERS = re.compile(r"\d+")
+_PAGE = 4096
 
 
 @dataclass(frozen=True)
@@ -183,13 +185,8 @@ def parse_address(text: str) -> Address:
 
 def read_attribute(directory: str, name: str) -> str:
     """An attribute without its trailing newline and padding; empty if it (or its device) is gone."""
-    try:
-        with open(os.path.join(directory, name), encoding="utf-8", errors="replace") as handle:
-            return handle.read().strip()
-    except OSError as error:
-        if error.errno in _VANISHED:
-            return ""
-        raise
+    data = _read_raw(directory + "/" + name)
+    return "" if data is None else data.decode("utf-8", "replace").strip()
 
 
 def read_controller(config: NvmeHostConfig, name: str) -> Controller:
@@ -212,12 +209,11 @@ def read_controllers(config: NvmeHostConfig) -> List[Controller]:
 
 def find_subsystems(config: NvmeHostConfig, nqn: str) -> List[Subsystem]:
     """The I/O subsystems with exactly this NQN (normally one), with their controllers."""
-    found = []
-    for name in _entries(config.subsystems_dir, _SUBSYSTEM_NAME):
-        directory = config.subsystem_dir(name)
-        if read_attribute(directory, "subsysnqn") == nqn and read_attribute(directory, "subsystype") != "discovery":
-            found.append(_read_subsystem(config, name, nqn))
-    return found
+    wanted = nqn.encode("utf-8")
+    names = [name for name, found in _subsystem_nqns(config) if found == wanted]
+    return [
+        _read_subsystem(config, name, nqn) for name in sorted(names, key=_number_key) if _is_io_subsystem(config, name)
+    ]
 
 
 def find_subsystem(config: NvmeHostConfig, nqn: str) -> Optional[Subsystem]:
@@ -229,13 +225,16 @@ def find_subsystem(config: NvmeHostConfig, nqn: str) -> Optional[Subsystem]:
 
 def read_subsystems(config: NvmeHostConfig, prefix: str = "") -> List[Subsystem]:
     """Every I/O subsystem whose NQN starts with ``prefix``; nothing else of the others is read."""
-    found = []
-    for name in _entries(config.subsystems_dir, _SUBSYSTEM_NAME):
-        directory = config.subsystem_dir(name)
-        nqn = read_attribute(directory, "subsysnqn")
-        if nqn and nqn.startswith(prefix) and read_attribute(directory, "subsystype") != "discovery":
-            found.append(_read_subsystem(config, name, nqn))
-    return found
+    wanted = prefix.encode("utf-8")
+    matches = sorted(
+        ((name, found) for name, found in _subsystem_nqns(config) if found and found.startswith(wanted)),
+        key=lambda match: _number_key(match[0]),
+    )
+    return [
+        _read_subsystem(config, name, found.decode("utf-8", "replace"))
+        for name, found in matches
+        if _is_io_subsystem(config, name)
+    ]
 
 
 def namespaces_of(config: NvmeHostConfig, subsystem: Subsystem) -> List[Namespace]:
@@ -328,16 +327,54 @@ def _block_device(config: NvmeHostConfig, namespace: Namespace) -> Optional[Bloc
     )
 
 
+def _subsystem_nqns(config: NvmeHostConfig) -> List[Tuple[str, bytes]]:
+    """(subsystem, NQN) for every subsystem: the hot path, so raw reads, no text layer, sorted afterwards."""
+    base = config.subsystems_dir
+    found = []
+    for name in _matching(base, _SUBSYSTEM_NAME):
+        data = _read_raw(base + "/" + name + "/subsysnqn")
+        if data is not None:
+            found.append((name, data.strip()))
+    return found
+
+
+def _is_io_subsystem(config: NvmeHostConfig, name: str) -> bool:
+    return read_attribute(config.subsystem_dir(name), "subsystype") != "discovery"
+
+
+def _read_raw(path: str) -> Optional[bytes]:
+    """The bytes of a sysfs attribute (at most a page), or None if it or its device is gone."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError as error:
+        if error.errno in _VANISHED:
+            return None
+        raise
+    try:
+        return os.read(descriptor, _PAGE)
+    except OSError as error:
+        if error.errno in _VANISHED:
+            return None
+        raise
+    finally:
+        os.close(descriptor)
+
+
 def _entries(directory: str, pattern: re.Pattern[str]) -> List[str]:
     """Names in ``directory`` matching ``pattern``, in numeric order; none if the directory is gone."""
+    return sorted(_matching(directory, pattern), key=_number_key)
+
+
+def _matching(directory: str, pattern: re.Pattern[str]) -> List[str]:
     try:
         names = os.listdir(directory)
     except OSError as error:
         if error.errno in _VANISHED:
             return []
         raise
-    return sorted((name for name in names if pattern.match(name)), key=_natural_key)
+    return [name for name in names if pattern.match(name)]
 
 
-def _natural_key(name: str) -> Tuple[object, ...]:
-    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
+def _number_key(name: str) -> Tuple[int, ...]:
+    """``nvme12n3`` sorts as (12, 3): instance order, not text order."""
+    return tuple(int(number) for number in _NUMBERS.findall(name))
