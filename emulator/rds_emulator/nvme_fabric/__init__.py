@@ -1,0 +1,16 @@
+"""A stand-in for nvme-cli and the kernel's NVMe/TCP sysfs on loop devices, serving the RDS
+emulator's exports (NVME_HOST.md; emulator/README.md "Test NVMe fabric")."""
+
+from .errors import AlreadyConnected, ConnectRefused, FabricError, UnknownDevice
+from .fabric import ConnectRequest, TestFabric
+from .naming import Naming
+
+__all__ = [
+    "AlreadyConnected",
+    "ConnectRefused",
+    "ConnectRequest",
+    "FabricError",
+    "Naming",
+    "TestFabric",
+    "UnknownDevice",
+]

@@ -1,0 +1,136 @@
+"""The JSON documents of nvme-cli 2.3 (`list-subsys -o json`, `list -o json`, `list -v -o json`,
+NVME_HOST.md §2.2, §2.3), built from the fabric state, printed the way json-c pretty-prints."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .naming import Naming, controller_name, path_disk_name, subsystem_name
+from .state import Controller, Disk, FabricConfig, FabricState, Subsystem
+from .sysfs_tree import FIRMWARE, MODEL, format_address
+
+SECTOR_SIZE = 512
+
+
+def json_c_pretty(value: Any, indent: int = 0) -> str:
+    """json-c's JSON_C_TO_STRING_PRETTY with two-space indent: no space after the colon, an
+    empty array or object still spans two lines."""
+    pad, inner = "  " * indent, "  " * (indent + 1)
+    if isinstance(value, Mapping):
+        items = [f"{inner}{json.dumps(key)}:{json_c_pretty(item, indent + 1)}" for key, item in value.items()]
+        return "{\n" + ",\n".join(items) + ("\n" if items else "") + pad + "}"
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        elements = [f"{inner}{json_c_pretty(item, indent + 1)}" for item in value]
+        return "[\n" + ",\n".join(elements) + ("\n" if elements else "") + pad + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def list_subsys(state: FabricState, config: FabricConfig) -> list[Any]:
+    """An array of host objects, one per (hostnqn, hostid) of the controllers."""
+    hosts: dict[tuple[str, str], list[Any]] = {}
+    for subsystem in sorted(state.subsystems, key=lambda item: item.instance):
+        controllers = sorted(state.controllers_of(subsystem.instance), key=lambda item: item.instance)
+        key = (controllers[0].hostnqn, controllers[0].hostid) if controllers else (config.hostnqn, config.hostid)
+        paths = [
+            {
+                "Name": controller_name(controller.instance),
+                "Transport": controller.transport,
+                "Address": format_address(controller),
+                "State": controller.state,
+            }
+            for controller in controllers
+            if (controller.hostnqn, controller.hostid) == key
+        ]
+        hosts.setdefault(key, []).append(
+            {"Name": subsystem_name(subsystem.instance), "NQN": subsystem.nqn, "Paths": paths}
+        )
+    return [
+        {"HostNQN": hostnqn, "HostID": hostid, "Subsystems": subsystems}
+        for (hostnqn, hostid), subsystems in hosts.items()
+    ]
+
+
+def _sizes(subsystem: Subsystem) -> dict[str, int]:
+    if subsystem.kind == "synthetic":
+        size, used = 1 << 30, 0
+    else:
+        status = Path(subsystem.backing_file).stat()
+        size, used = status.st_size, min(status.st_size, status.st_blocks * 512)
+    return {
+        "UsedBytes": used,
+        "MaximumLBA": size // SECTOR_SIZE,
+        "PhysicalSize": size,
+        "SectorSize": SECTOR_SIZE,
+    }
+
+
+def list_simple(state: FabricState, config: FabricConfig) -> dict[str, Any]:
+    """`nvme list -o json`: every visible disk (heads and per-controller disks, no hidden paths)."""
+    devices = []
+    for disk in sorted(state.disks, key=lambda item: item.name):
+        subsystem = state.subsystem(disk.subsystem)
+        devices.append(
+            {
+                "NameSpace": subsystem.nsid,
+                "DevicePath": str(config.dev_root / disk.name),
+                "Firmware": FIRMWARE,
+                "ModelNumber": MODEL,
+                "SerialNumber": subsystem.serial,
+                **_sizes(subsystem),
+            }
+        )
+    return {"Devices": devices}
+
+
+def _namespace(disk: Disk, subsystem: Subsystem) -> dict[str, Any]:
+    return {"NameSpace": disk.name, "NSID": subsystem.nsid, **_sizes(subsystem)}
+
+
+def list_verbose(state: FabricState, config: FabricConfig) -> dict[str, Any]:
+    """`nvme list -v -o json`: hosts → subsystems → controllers with their disks and paths."""
+    hosts: dict[tuple[str, str], list[Any]] = {}
+    for subsystem in sorted(state.subsystems, key=lambda item: item.instance):
+        controllers = sorted(state.controllers_of(subsystem.instance), key=lambda item: item.instance)
+        key = (controllers[0].hostnqn, controllers[0].hostid) if controllers else (config.hostnqn, config.hostid)
+        disks = state.disks_of(subsystem.instance)
+        hosts.setdefault(key, []).append(
+            {
+                "Subsystem": subsystem_name(subsystem.instance),
+                "SubsystemNQN": subsystem.nqn,
+                "Controllers": [_verbose_controller(state, subsystem, item, config) for item in controllers],
+                "Namespaces": [_namespace(disk, subsystem) for disk in disks if disk.controller is None],
+            }
+        )
+    return {
+        "Devices": [
+            {"HostNQN": hostnqn, "HostID": hostid, "Subsystems": subsystems}
+            for (hostnqn, hostid), subsystems in hosts.items()
+        ]
+    }
+
+
+def _verbose_controller(
+    state: FabricState,
+    subsystem: Subsystem,
+    controller: Controller,
+    config: FabricConfig,
+) -> dict[str, Any]:
+    own_disks = [disk for disk in state.disks if disk.controller == controller.instance]
+    has_head = any(disk.controller is None for disk in state.disks_of(subsystem.instance))
+    paths = []
+    if config.naming is Naming.MULTIPATH and has_head:
+        name = path_disk_name(subsystem.instance, controller.instance, subsystem.namespace_instance)
+        paths.append({"Path": name, "ANAState": "optimized"})
+    return {
+        "Controller": controller_name(controller.instance),
+        "SerialNumber": subsystem.serial,
+        "ModelNumber": MODEL,
+        "Firmware": FIRMWARE,
+        "Transport": controller.transport,
+        "Address": format_address(controller),
+        "Namespaces": [_namespace(disk, subsystem) for disk in own_disks],
+        "Paths": paths,
+    }
