@@ -117,10 +117,14 @@ MakeFabric = Callable[..., Fabric]
 def make_fabric(tmp_path: Path, emulator: Emulator) -> Iterator[MakeFabric]:
     created: list[TestFabric] = []
 
-    def make(naming: Naming = Naming.MULTIPATH, nsid: int = 1, sysfs_root: Path | None = None) -> Fabric:
+    def make(
+        naming: Naming = Naming.MULTIPATH, nsid: int = 1, sysfs_root: Path | None = None, scan_delay: float = 0.0
+    ) -> Fabric:
         base = tmp_path / f"fabric{len(created)}"
         sysfs = sysfs_root or base / "sys"
-        fabric = TestFabric.create(base / "state", emulator.server.state_dir, sysfs, base / "dev", naming, nsid=nsid)
+        fabric = TestFabric.create(
+            base / "state", emulator.server.state_dir, sysfs, base / "dev", naming, nsid=nsid, scan_delay=scan_delay
+        )
         created.append(fabric)
         return Fabric(fabric, fabric.write_nvme_executable(base / "bin" / "nvme"), sysfs, base / "dev")
 
@@ -633,3 +637,55 @@ def test_module_entry_point_and_simple_commands(fabric: Fabric) -> None:
     assert (unknown.returncode, unknown.stderr) == (1, "ERROR: Invalid sub-command 'frobnicate'\n")
     no_nqn = run_nvme(fabric.nvme, "connect", "-t", "tcp", "-a", "127.0.0.1")
     assert (no_nqn.returncode, no_nqn.stderr) == (1, "required argument [--nqn | -n] not specified\n")
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_namespace_scan_can_lag_behind_connect_and_rescan(emulator: Emulator, make_fabric: MakeFabric) -> None:
+    fabric = make_fabric(scan_delay=0.5)
+    volume = export_volume(emulator, "pvc-slow", size="8M")
+
+    assert connect(fabric.nvme, volume).returncode == 0
+
+    assert read_attribute(fabric.sysfs / "class" / "nvme" / "nvme0" / "state") == "live"
+    assert resolve(fabric.sysfs, fabric.dev, volume.nqn, 1) is None
+    assert wait_until(lambda: resolve(fabric.sysfs, fabric.dev, volume.nqn, 1) is not None)
+    emulator.ok("/disk set pvc-slow file-size=12M")
+    assert run_nvme(fabric.nvme, "ns-rescan", "/dev/nvme0").returncode == 0
+    size = fabric.sysfs / "class" / "block" / "nvme0n1" / "size"
+    assert read_attribute(size) == str(8 << 11)
+    assert wait_until(lambda: read_attribute(size) == str(12 << 11))
+
+
+def test_a_scan_still_pending_at_teardown_attaches_nothing(emulator: Emulator, make_fabric: MakeFabric) -> None:
+    fabric = make_fabric(scan_delay=0.3)
+    volume = export_volume(emulator, "pvc-pending")
+    assert connect(fabric.nvme, volume).returncode == 0
+
+    fabric.fabric.teardown()
+
+    time.sleep(1.0)
+    assert loops_on(volume.backing_file) == []
+    assert not fabric.sysfs.exists()
+
+
+def test_writes_to_delete_and_rescan_controller_take_effect(emulator: Emulator, fabric: Fabric) -> None:
+    first, second = export_volume(emulator, "pvc-del"), export_volume(emulator, "pvc-keep")
+    assert connect(fabric.nvme, first).returncode == 0
+    assert connect(fabric.nvme, second).returncode == 0
+    fabric.fabric.remove_device(second.nqn)
+
+    (fabric.sysfs / "class" / "nvme" / "nvme0" / "delete_controller").write_bytes(b"1")
+    (fabric.sysfs / "class" / "nvme" / "nvme1" / "rescan_controller").write_bytes(b"1")
+
+    (host,) = json.loads(run_nvme(fabric.nvme, "list-subsys", "-o", "json").stdout)
+    assert [item["NQN"] for item in host["Subsystems"]] == [second.nqn]
+    assert loops_on(first.backing_file) == []
+    assert resolve(fabric.sysfs, fabric.dev, second.nqn, 1) == fabric.dev / "nvme1n1"

@@ -7,12 +7,13 @@ import argparse
 import os
 import re
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from .errors import FabricError
-from .fabric import DEFAULT_TRSVCID, ConnectRequest, TestFabric, new_hostnqn
+from .errors import FabricError, UnknownDevice
+from .fabric import BACKGROUND_SCAN_COMMAND, DEFAULT_TRSVCID, ConnectRequest, TestFabric, new_hostnqn
 from .listing import json_c_pretty, list_simple, list_subsys, list_verbose
 from .naming import controller_name, subsystem_name
 from .sysfs_tree import format_address
@@ -175,6 +176,17 @@ def ns_rescan(fabric: TestFabric, arguments: Sequence[str], out: TextIO) -> int:
 _USAGE_NS_RESCAN = "usage: nvme ns-rescan <device> [OPTIONS]"
 
 
+def background_scan(fabric: TestFabric, arguments: Sequence[str], out: TextIO) -> int:
+    """Internal: the delayed namespace scan started by `connect` or `ns-rescan` (scan_delay > 0)."""
+    name, delay = arguments
+    time.sleep(float(delay))
+    try:
+        fabric.scan_now(name)
+    except (UnknownDevice, FileNotFoundError):
+        return 0  # disconnected or torn down meanwhile: the kernel would drop the scan too
+    return 0
+
+
 def gen_hostnqn(fabric: TestFabric, arguments: Sequence[str], out: TextIO) -> int:
     out.write(new_hostnqn() + "\n")
     return 0
@@ -199,6 +211,7 @@ COMMANDS: dict[str, Callable[[TestFabric, Sequence[str], TextIO], int]] = {
     "gen-hostnqn": gen_hostnqn,
     "show-hostnqn": show_hostnqn,
     "version": version,
+    BACKGROUND_SCAN_COMMAND: background_scan,
 }
 
 

@@ -7,8 +7,10 @@ and writes the state back, so the `nvme` stand-in and a test may act on one fabr
 from __future__ import annotations
 
 import errno
+import os
 import shutil
 import socket
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -30,6 +32,7 @@ from .naming import (
     visible_disk_name,
 )
 from .state import (
+    CONFIG_FILE,
     Controller,
     Disk,
     FabricConfig,
@@ -46,6 +49,8 @@ from .state import (
 from .sysfs_tree import DiskAttributes, SysfsTree, namespace_uuid, state_strings
 
 DEFAULT_TRSVCID = "4420"
+BACKGROUND_SCAN_COMMAND = "_background-scan"
+"""Internal CLI command of the process `_start_background_scan` starts."""
 SYNTHETIC_MAJOR = 259
 SYNTHETIC_SECTORS = 2 * 1024 * 1024
 """Synthetic namespaces claim 1 GiB; nothing backs them."""
@@ -96,8 +101,10 @@ class TestFabric:
         hostnqn: str | None = None,
         hostid: str | None = None,
         nsid: int = 1,
+        scan_delay: float = 0.0,
     ) -> TestFabric:
-        """A new, empty fabric; `hostnqn`/`hostid` play /etc/nvme/hostnqn and /etc/nvme/hostid."""
+        """A new, empty fabric; `hostnqn`/`hostid` play /etc/nvme/hostnqn and /etc/nvme/hostid;
+        with `scan_delay` namespace disks appear that many seconds after `connect`/`ns-rescan`."""
         host_uuid = str(uuid.uuid4())
         config = FabricConfig(
             emulator_state_dir=emulator_state_dir.absolute(),
@@ -107,6 +114,7 @@ class TestFabric:
             hostnqn=hostnqn or f"nqn.2014-08.org.nvmexpress:uuid:{host_uuid}",
             hostid=hostid or host_uuid,
             nsid=nsid,
+            scan_delay=scan_delay,
         )
         fabric_dir.mkdir(parents=True, exist_ok=True)
         config.dev_root.mkdir(parents=True, exist_ok=True)
@@ -140,16 +148,30 @@ class TestFabric:
     @contextmanager
     def _transaction(self) -> Iterator[FabricState]:
         with fabric_lock(self.fabric_dir):
+            if not (self.fabric_dir / CONFIG_FILE).exists():
+                raise FileNotFoundError(f"the test fabric {self.fabric_dir} was torn down")
             state = read_state(self.fabric_dir)
             try:
+                self._apply_attribute_writes(state)
                 yield state
             finally:
                 write_state(self.fabric_dir, state)
 
+    def _apply_attribute_writes(self, state: FabricState) -> None:
+        """What node code wrote into `delete_controller` or `rescan_controller` since the last
+        operation: sysfs would have acted on the write at once, the fabric acts now."""
+        for controller in list(state.controllers):
+            directory = self._sysfs.controller_dir(controller.instance)
+            if _written(directory / "delete_controller"):
+                self._remove_controller(state, controller)
+            elif _written(directory / "rescan_controller"):
+                (directory / "rescan_controller").write_bytes(b"")
+                self._scan(state, controller)
+
     def snapshot(self) -> FabricState:
         """The state as of now (for listings and tests)."""
-        with fabric_lock(self.fabric_dir):
-            return read_state(self.fabric_dir)
+        with self._transaction() as state:
+            return state
 
     # nvme-cli operations
 
@@ -160,8 +182,14 @@ class TestFabric:
             self._check_not_connected(state, request)
             self._check_host_options(state, request)
             export = self._find_export(request)
-            controller = self._add_controller(state, request, "export", export.backing_file, avoid=set())
-            return controller_name(controller.instance)
+            scan_later = self.config.scan_delay > 0
+            controller = self._add_controller(
+                state, request, "export", export.backing_file, avoid=set(), scan=not scan_later
+            )
+            name = controller_name(controller.instance)
+        if scan_later:
+            self._start_background_scan(name)
+        return name
 
     def disconnect_nqn(self, nqn: str) -> int:
         """`nvme disconnect -n`: every controller of the subsystem; how many there were."""
@@ -184,16 +212,47 @@ class TestFabric:
 
     def rescan(self, name: str) -> None:
         """`nvme ns-rescan /dev/nvmeN`: a grown backing file shows its new size; a namespace
-        removed by `remove_device` comes back."""
+        removed by `remove_device` comes back (after `scan_delay`, in the background)."""
+        if self.config.scan_delay > 0:
+            if self.snapshot().controller_named(name) is None:
+                raise UnknownDevice(name)
+            self._start_background_scan(name)
+            return
+        self.scan_now(name)
+
+    def scan_now(self, name: str) -> None:
+        """The namespace scan of controller `name`, at once whatever `scan_delay` says."""
         with self._transaction() as state:
             controller = state.controller_named(name)
             if controller is None:
                 raise UnknownDevice(name)
-            subsystem = state.subsystem(controller.subsystem)
-            self._refresh_size(state, subsystem)
-            subsystem.namespace_present = True
-            for each in state.controllers_of(subsystem.instance):
-                self._add_namespace_disks(state, subsystem, each)
+            self._scan(state, controller)
+
+    def _scan(self, state: FabricState, controller: Controller) -> None:
+        subsystem = state.subsystem(controller.subsystem)
+        self._refresh_size(state, subsystem)
+        subsystem.namespace_present = True
+        for each in state.controllers_of(subsystem.instance):
+            self._add_namespace_disks(state, subsystem, each)
+
+    def _start_background_scan(self, name: str) -> None:
+        """A detached process runs the scan after `scan_delay`; it gives up quietly if the
+        controller or the fabric is gone by then."""
+        package_parent = str(Path(__file__).resolve().parents[2])
+        environment = dict(os.environ)
+        environment["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, environment.get("PYTHONPATH")]))
+        command = [sys.executable, "-m", "rds_emulator.nvme_fabric", "--fabric-dir", str(self.fabric_dir)]
+        command += [BACKGROUND_SCAN_COMMAND, name, str(self.config.scan_delay)]
+        # setsid --fork returns at once and leaves the scan to init: no child for us to reap.
+        subprocess.run(
+            ["setsid", "--fork", *command],
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=30,
+            check=True,
+        )
 
     # test controls
 
@@ -295,8 +354,7 @@ class TestFabric:
 
     def device_path(self, nqn: str) -> Path | None:
         """The /dev node of the subsystem's visible disk (the first one), None when it has none."""
-        with fabric_lock(self.fabric_dir):
-            state = read_state(self.fabric_dir)
+        with self._transaction() as state:
             subsystem = state.subsystem_by_nqn(nqn)
             if subsystem is None:
                 return None
@@ -401,7 +459,14 @@ class TestFabric:
     # topology changes
 
     def _add_controller(
-        self, state: FabricState, request: ConnectRequest, kind: str, backing_file: Path, avoid: set[int]
+        self,
+        state: FabricState,
+        request: ConnectRequest,
+        kind: str,
+        backing_file: Path,
+        *,
+        avoid: set[int],
+        scan: bool = True,
     ) -> Controller:
         instance = lowest_free(state.instances_in_use() | avoid)
         subsystem = state.subsystem_by_nqn(request.nqn)
@@ -438,7 +503,7 @@ class TestFabric:
         state.controllers.append(controller)
         self._sysfs.add_controller(controller, subsystem)
         self._dev.add_placeholder(controller_name(controller.instance))
-        if subsystem.namespace_present:
+        if scan and subsystem.namespace_present:
             try:
                 self._add_namespace_disks(state, subsystem, controller)
             except BaseException:
@@ -589,6 +654,14 @@ class TestFabric:
                 loopdev.detach(device)
         elif loopdev.attached_file(attachment.device) == attachment.backing_file:
             loopdev.detach(attachment.device)
+
+
+def _written(attribute: Path) -> bool:
+    """A write-only sysfs attribute that something wrote to (it is created empty)."""
+    try:
+        return attribute.stat().st_size > 0
+    except FileNotFoundError:
+        return False
 
 
 def _source_address(traddr: str) -> str | None:

@@ -33,6 +33,9 @@ class FabricConfig:
     """What /etc/nvme/hostid would hold: used when `connect` has no `-I`."""
     nsid: int = 1
     """The NSID every exported file is served as (set it to 5 to prove `n<I>` is not the NSID)."""
+    scan_delay: float = 0.0
+    """Seconds before the namespace scan after a connect or rescan completes; 0 means at once.
+    The kernel scans asynchronously (NVME_HOST.md §2.6, §6.5), so code must poll for the disk."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -43,6 +46,7 @@ class FabricConfig:
             "hostnqn": self.hostnqn,
             "hostid": self.hostid,
             "nsid": self.nsid,
+            "scan_delay": self.scan_delay,
         }
 
     @classmethod
@@ -55,6 +59,7 @@ class FabricConfig:
             hostnqn=document["hostnqn"],
             hostid=document["hostid"],
             nsid=int(document["nsid"]),
+            scan_delay=float(document.get("scan_delay", 0.0)),
         )
 
 
