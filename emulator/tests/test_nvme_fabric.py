@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -241,9 +242,10 @@ def test_list_subsys_groups_hosts_and_empty_arrays_span_two_lines(emulator: Emul
 
     hosts = json.loads(run_nvme(fabric.nvme, "list-subsys", "-o", "json").stdout)
 
+    # libnvme 1.3 lists in reverse order of discovery (checked against it in the real-CLI tests)
     assert [(host["HostNQN"], [item["NQN"] for item in host["Subsystems"]]) for host in hosts] == [
-        (fabric.fabric.config.hostnqn, [first.nqn]),
         (other_host, [second.nqn]),
+        (fabric.fabric.config.hostnqn, [first.nqn]),
     ]
 
 
@@ -376,6 +378,7 @@ def test_one_hostnqn_with_two_hostids_is_refused(emulator: Emulator, fabric: Fab
     assert connect(fabric.nvme, first).returncode == 0
     result = connect(fabric.nvme, second, "-I", "11111111-2222-3333-4444-555555555555")
     assert (result.returncode, result.stderr) == (1, INVALID)
+    assert connect(fabric.nvme, second, "-I", fabric.fabric.config.hostid.upper()).returncode == 0
 
 
 def test_disconnect_by_nqn(emulator: Emulator, fabric: Fabric) -> None:
@@ -535,21 +538,28 @@ def _layout(sysfs: Path) -> set[str]:
     return entries
 
 
+@dataclass(frozen=True)
+class NamingExpectation:
+    second_path_disk: str | None
+    """The disk the second controller brings (a hidden path in case A), None if it gets none."""
+    after_first_path_is_gone: str
+    """The visible disk once only the second controller is left (after a rescan)."""
+    generic_after: str
+    """The generic char device left in /dev then."""
+
+
 @pytest.mark.parametrize(
-    ("naming", "second_path_disk", "after_first_path_is_gone"),
+    ("naming", "expected"),
     [
-        (Naming.MULTIPATH, "nvme0c1n1", "nvme0n1"),
-        (Naming.MULTIPATH_SINGLE_CONTROLLER, None, "nvme0n1"),
-        (Naming.NON_MULTIPATH, "nvme1n1", "nvme1n1"),
+        (Naming.MULTIPATH, NamingExpectation("nvme0c1n1", "nvme0n1", "ng0n1")),
+        (Naming.MULTIPATH_SINGLE_CONTROLLER, NamingExpectation(None, "nvme0n1", "ng1n1")),
+        (Naming.NON_MULTIPATH, NamingExpectation("nvme1n1", "nvme1n1", "ng1n1")),
     ],
+    ids=[naming.value for naming in Naming],
 )
-def test_naming_cases(
-    emulator: Emulator,
-    make_fabric: MakeFabric,
-    naming: Naming,
-    second_path_disk: str | None,
-    after_first_path_is_gone: str,
-) -> None:
+def test_naming_cases(emulator: Emulator, make_fabric: MakeFabric, naming: Naming, expected: NamingExpectation) -> None:
+    """Two paths to one subsystem (nvme0 via 127.0.0.1, nvme1 via 127.0.0.2), then the first goes:
+    the subsystem number 0 and the controller number 1 differ, which tells the cases apart."""
     fabric = make_fabric(naming)
     volume = export_volume(emulator, "pvc-paths")
     assert connect(fabric.nvme, volume).returncode == 0
@@ -571,8 +581,8 @@ def test_naming_cases(
     else:
         assert "nvme0/nvme0n1/device -> ../../nvme0" in layout
         assert not any(entry.startswith("nvme-subsys0/nvme0n1") for entry in layout)
-    if second_path_disk:
-        assert (fabric.sysfs / "block" / second_path_disk).is_dir()
+    if expected.second_path_disk:
+        assert (fabric.sysfs / "block" / expected.second_path_disk).is_dir()
     else:  # case B: without CMIC the second controller gets no disk
         assert list((fabric.sysfs / "class" / "nvme" / "nvme1").glob("nvme*n*")) == []
     assert resolve(fabric.sysfs, fabric.dev, volume.nqn, 1) == fabric.dev / "nvme0n1"
@@ -580,10 +590,13 @@ def test_naming_cases(
     assert run_nvme(fabric.nvme, "disconnect", "-d", "nvme0").returncode == 0
     assert run_nvme(fabric.nvme, "ns-rescan", "/dev/nvme1").returncode == 0
 
-    assert resolve(fabric.sysfs, fabric.dev, volume.nqn, 1) == fabric.dev / after_first_path_is_gone
-    disk = fabric.sysfs / "class" / "block" / after_first_path_is_gone
+    assert resolve(fabric.sysfs, fabric.dev, volume.nqn, 1) == fabric.dev / expected.after_first_path_is_gone
+    disk = fabric.sysfs / "class" / "block" / expected.after_first_path_is_gone
     owner = "nvme-subsys0" if naming is Naming.MULTIPATH else "nvme1"
     assert os.readlink(disk / "device") == f"../../{owner}"
+    assert sorted(path.name for path in fabric.dev.iterdir()) == sorted(
+        ["nvme-fabrics", "nvme1", expected.after_first_path_is_gone, expected.generic_after]
+    )
 
 
 def test_synthetic_controllers_for_benchmarks(make_fabric: MakeFabric) -> None:
@@ -689,3 +702,77 @@ def test_writes_to_delete_and_rescan_controller_take_effect(emulator: Emulator, 
     assert [item["NQN"] for item in host["Subsystems"]] == [second.nqn]
     assert loops_on(first.backing_file) == []
     assert resolve(fabric.sysfs, fabric.dev, second.nqn, 1) == fabric.dev / "nvme1n1"
+
+
+REAL_NVME = shutil.which("nvme")
+
+
+def real_nvme_is_2_3() -> bool:
+    if REAL_NVME is None:
+        return False
+    version = subprocess.run([REAL_NVME, "version"], capture_output=True, text=True, timeout=30, check=False)
+    return version.stdout.startswith("nvme version 2.3 ")
+
+
+def run_real_nvme(sysfs: Path, *arguments: str) -> Run:
+    """The distribution's nvme-cli reading the fabric's tree as /sys, in a private mount namespace
+    (NVME_HOST.md §7: cross-checking fakes against the real binary)."""
+    script = 'mount --bind "$1" /sys && shift && exec nvme "$@"'
+    completed = subprocess.run(
+        ["unshare", "--mount", "sh", "-c", script, "sh", str(sysfs), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return Run(completed.returncode, completed.stdout, completed.stderr)
+
+
+def _without_namespaces(document: object) -> object:
+    """libnvme 1.3 finds namespaces by opening /dev nodes, which it cannot on a fake tree."""
+    if isinstance(document, dict):
+        return {key: _without_namespaces(value) for key, value in document.items() if key != "Namespaces"}
+    if isinstance(document, list):
+        return [_without_namespaces(item) for item in document]
+    return document
+
+
+real_cli = pytest.mark.skipif(not real_nvme_is_2_3(), reason="the cross-check needs Debian 12's nvme-cli 2.3")
+
+
+@real_cli
+@pytest.mark.parametrize("naming", list(Naming), ids=[naming.value for naming in Naming])
+def test_real_nvme_cli_reads_the_tree_as_the_stand_in_prints_it(
+    emulator: Emulator, make_fabric: MakeFabric, naming: Naming, tmp_path: Path
+) -> None:
+    fabric = make_fabric(naming)
+    first, second = export_volume(emulator, "pvc-real1"), export_volume(emulator, "pvc-real2")
+    assert connect(fabric.nvme, first).returncode == 0
+    assert connect(fabric.nvme, second).returncode == 0
+    assert run_nvme(fabric.nvme, "connect", "-t", "tcp", "-a", "127.0.0.2", "-n", first.nqn).returncode == 0
+    system_file = tmp_path / "var.img"
+    system_file.write_bytes(bytes(1 << 20))
+    fabric.fabric.add_system_subsystem("nqn.2000-02.com.mikrotik:node-var", system_file)
+    fabric.fabric.set_state(second.nqn, "connecting")
+
+    for arguments in (("list-subsys", "-o", "json"), ("list-subsys",)):
+        real, ours = run_real_nvme(fabric.sysfs, *arguments), run_nvme(fabric.nvme, *arguments)
+        assert (real.returncode, real.stdout) == (0, ours.stdout), real.stderr
+    real = run_real_nvme(fabric.sysfs, "list", "-v", "-o", "json")
+    ours = run_nvme(fabric.nvme, "list", "-v", "-o", "json")
+    assert _without_namespaces(json.loads(real.stdout)) == _without_namespaces(json.loads(ours.stdout))
+
+
+@real_cli
+def test_real_nvme_disconnect_acts_on_the_fabric(emulator: Emulator, fabric: Fabric) -> None:
+    first, second = export_volume(emulator, "pvc-rd1"), export_volume(emulator, "pvc-rd2")
+    assert connect(fabric.nvme, first).returncode == 0
+    assert connect(fabric.nvme, second).returncode == 0
+
+    by_nqn = run_real_nvme(fabric.sysfs, "disconnect", "-n", first.nqn)
+    by_device = run_real_nvme(fabric.sysfs, "disconnect", "-d", "nvme1")
+
+    assert (by_nqn.returncode, by_nqn.stdout) == (0, f"NQN:{first.nqn} disconnected 1 controller(s)\n")
+    assert by_device.returncode == 0, by_device.stderr
+    assert run_nvme(fabric.nvme, "list-subsys", "-o", "json").stdout == "[\n]\n"
+    assert loops_on(first.backing_file) == [] and loops_on(second.backing_file) == []

@@ -14,7 +14,7 @@ from typing import NoReturn, TextIO
 
 from .errors import FabricError, UnknownDevice
 from .fabric import BACKGROUND_SCAN_COMMAND, DEFAULT_TRSVCID, ConnectRequest, TestFabric, new_hostnqn
-from .listing import json_c_pretty, list_simple, list_subsys, list_verbose
+from .listing import json_c_pretty, libnvme_topology, list_simple, list_subsys, list_verbose
 from .naming import controller_name, subsystem_name
 from .sysfs_tree import format_address
 
@@ -136,17 +136,18 @@ def list_subsystems(fabric: TestFabric, arguments: Sequence[str], out: TextIO) -
         disk = next((item for item in state.disks if item.name == name), None)
         if disk is None:
             raise FabricError([f"Failed to open {options.device}: No such file or directory"])
-        state.subsystems = [item for item in state.subsystems if item.instance == disk.subsystem]
+        state.controllers = [item for item in state.controllers if item.subsystem == disk.subsystem]
     if options.output_format == "json":
-        out.write(json_c_pretty(list_subsys(state, fabric.config)) + "\n")
+        out.write(json_c_pretty(list_subsys(state)) + "\n")
         return 0
-    for subsystem in sorted(state.subsystems, key=lambda item: item.instance):
-        out.write(f"{subsystem_name(subsystem.instance)} - NQN={subsystem.nqn}\n\\\n")
-        for controller in state.controllers_of(subsystem.instance):
-            out.write(
-                f" +- {controller_name(controller.instance)} {controller.transport} "
-                f"{format_address(controller)} {controller.state}\n"
-            )
+    for _host, subsystems in libnvme_topology(state):
+        for subsystem, controllers in subsystems:
+            out.write(f"{subsystem_name(subsystem.instance)} - NQN={subsystem.nqn}\n\\\n")
+            for controller in controllers:
+                out.write(
+                    f" +- {controller_name(controller.instance)} {controller.transport} "
+                    f"{format_address(controller)} {controller.state}\n"
+                )
     return 0
 
 

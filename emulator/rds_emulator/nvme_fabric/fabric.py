@@ -412,14 +412,14 @@ class TestFabric:
         if request.reconnect_delay < 0:
             raise ConnectRefused(errno.EINVAL, "Invalid reconnect_delay")
         try:
-            uuid.UUID(request.hostid or "")
+            hostid = str(uuid.UUID(request.hostid or ""))
         except ValueError:
             raise ConnectRefused(errno.EINVAL, f"unable to parse UUID {request.hostid!r}") from None
         for controller in state.controllers:
-            if controller.hostnqn == request.hostnqn and controller.hostid != request.hostid:
+            if controller.hostnqn == request.hostnqn and controller.hostid != hostid:
                 raise ConnectRefused(errno.EINVAL, f"found same hostnqn {request.hostnqn} but different hostid")
-            if controller.hostid == request.hostid and controller.hostnqn != request.hostnqn:
-                raise ConnectRefused(errno.EINVAL, f"found same hostid {request.hostid} but different hostnqn")
+            if controller.hostid == hostid and controller.hostnqn != request.hostnqn:
+                raise ConnectRefused(errno.EINVAL, f"found same hostid {hostid} but different hostnqn")
         for secret in (request.dhchap_secret, request.dhchap_ctrl_secret):
             problem = secret_error(secret) if secret else None
             if problem == errno.EINVAL:
@@ -561,6 +561,7 @@ class TestFabric:
             )
             (head / "multipath" / path_name).unlink(missing_ok=True)
             self._sysfs.remove_disk(controller_dir, path_name)
+            return  # the generic device belongs to the head, which may outlive this path
         self._remove_generic(controller_dir, generic_name(controller.instance, ns))
 
     def _remove_head(self, state: FabricState, subsystem: Subsystem) -> None:

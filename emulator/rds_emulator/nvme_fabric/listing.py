@@ -28,28 +28,49 @@ def json_c_pretty(value: Any, indent: int = 0) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def list_subsys(state: FabricState, config: FabricConfig) -> list[Any]:
-    """An array of host objects, one per (hostnqn, hostid) of the controllers."""
-    hosts: dict[tuple[str, str], list[Any]] = {}
-    for subsystem in sorted(state.subsystems, key=lambda item: item.instance):
-        controllers = sorted(state.controllers_of(subsystem.instance), key=lambda item: item.instance)
-        key = (controllers[0].hostnqn, controllers[0].hostid) if controllers else (config.hostnqn, config.hostid)
-        paths = [
-            {
-                "Name": controller_name(controller.instance),
-                "Transport": controller.transport,
-                "Address": format_address(controller),
-                "State": controller.state,
-            }
-            for controller in controllers
-            if (controller.hostnqn, controller.hostid) == key
-        ]
-        hosts.setdefault(key, []).append(
-            {"Name": subsystem_name(subsystem.instance), "NQN": subsystem.nqn, "Paths": paths}
-        )
+Topology = list[tuple[tuple[str, str], list[tuple[Subsystem, list[Controller]]]]]
+
+
+def libnvme_topology(state: FabricState) -> Topology:
+    """Hosts → subsystems → controllers in the order libnvme 1.3 lists them: it scans the
+    controllers in alphabetical order (`nvme0`, `nvme1`, `nvme10`, `nvme2`), creates each host and
+    each (host, subsystem) on first sight, and inserts every new object at the head of its list,
+    so every level comes out in reverse order of discovery. A subsystem whose controllers use two
+    host NQNs appears under both hosts."""
+    hosts: dict[tuple[str, str], dict[int, list[Controller]]] = {}
+    for controller in sorted(state.controllers, key=lambda item: controller_name(item.instance)):
+        subsystems = hosts.setdefault((controller.hostnqn, controller.hostid), {})
+        subsystems.setdefault(controller.subsystem, []).append(controller)
     return [
-        {"HostNQN": hostnqn, "HostID": hostid, "Subsystems": subsystems}
-        for (hostnqn, hostid), subsystems in hosts.items()
+        (host, [(state.subsystem(number), controllers[::-1]) for number, controllers in reversed(subsystems.items())])
+        for host, subsystems in reversed(hosts.items())
+    ]
+
+
+def list_subsys(state: FabricState) -> list[Any]:
+    """An array of host objects, one per (hostnqn, hostid) of the controllers."""
+    return [
+        {
+            "HostNQN": hostnqn,
+            "HostID": hostid,
+            "Subsystems": [
+                {
+                    "Name": subsystem_name(subsystem.instance),
+                    "NQN": subsystem.nqn,
+                    "Paths": [
+                        {
+                            "Name": controller_name(controller.instance),
+                            "Transport": controller.transport,
+                            "Address": format_address(controller),
+                            "State": controller.state,
+                        }
+                        for controller in controllers
+                    ],
+                }
+                for subsystem, controllers in subsystems
+            ],
+        }
+        for (hostnqn, hostid), subsystems in libnvme_topology(state)
     ]
 
 
@@ -91,23 +112,28 @@ def _namespace(disk: Disk, subsystem: Subsystem) -> dict[str, Any]:
 
 def list_verbose(state: FabricState, config: FabricConfig) -> dict[str, Any]:
     """`nvme list -v -o json`: hosts → subsystems → controllers with their disks and paths."""
-    hosts: dict[tuple[str, str], list[Any]] = {}
-    for subsystem in sorted(state.subsystems, key=lambda item: item.instance):
-        controllers = sorted(state.controllers_of(subsystem.instance), key=lambda item: item.instance)
-        key = (controllers[0].hostnqn, controllers[0].hostid) if controllers else (config.hostnqn, config.hostid)
-        disks = state.disks_of(subsystem.instance)
-        hosts.setdefault(key, []).append(
-            {
-                "Subsystem": subsystem_name(subsystem.instance),
-                "SubsystemNQN": subsystem.nqn,
-                "Controllers": [_verbose_controller(state, subsystem, item, config) for item in controllers],
-                "Namespaces": [_namespace(disk, subsystem) for disk in disks if disk.controller is None],
-            }
-        )
     return {
         "Devices": [
-            {"HostNQN": hostnqn, "HostID": hostid, "Subsystems": subsystems}
-            for (hostnqn, hostid), subsystems in hosts.items()
+            {
+                "HostNQN": hostnqn,
+                "HostID": hostid,
+                "Subsystems": [
+                    {
+                        "Subsystem": subsystem_name(subsystem.instance),
+                        "SubsystemNQN": subsystem.nqn,
+                        "Controllers": [
+                            _verbose_controller(state, subsystem, controller, config) for controller in controllers
+                        ],
+                        "Namespaces": [
+                            _namespace(disk, subsystem)
+                            for disk in state.disks_of(subsystem.instance)
+                            if disk.controller is None
+                        ],
+                    }
+                    for subsystem, controllers in subsystems
+                ],
+            }
+            for (hostnqn, hostid), subsystems in libnvme_topology(state)
         ]
     }
 
