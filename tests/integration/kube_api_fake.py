@@ -1,30 +1,235 @@
 """An HTTP-level Kubernetes API fake (kmock's in-memory emulator) for tests that use the real client.
 
-The ``kubernetes`` client talks to it over HTTP on loopback, through a generated kubeconfig, so
-nothing in the client is patched. It serves whatever objects a test stores: PersistentVolumes
-today; Nodes, VolumeAttachments, Events and Leases are stored the same way with ``put``.
+The ``kubernetes`` client (and ``kubernetes.core.k8s`` on top of it) talks to it over HTTP on
+loopback, through a generated kubeconfig, so nothing in the client is patched. It serves the
+objects a test stores with ``put`` (PersistentVolumes for the orphans tests) and the kinds the
+csi_driver role applies, with API discovery for all of them.
+
+Beyond kmock's emulator it does what a real API server and its controllers do for those clients:
+
+- ``dryRun=All`` writes (``kubernetes.core.k8s`` in check mode) answer as the real write would
+  and store nothing;
+- Deployments and DaemonSets roll out at once: ``metadata.generation`` counts spec changes and
+  the status reports every replica (``scheduled_nodes`` per DaemonSet) ready at that generation,
+  which is what the rollout waits check.
+
+Writes use JSON merge patches (RFC 7386), as ``kubernetes.core.k8s`` sends with ``apply: true``.
+
+Namespace objects are served here, not by kmock: kmock reads any ``/api/v1/namespaces/<x>`` path
+as a namespace scope, so it cannot address the Namespace objects themselves.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
+import json
+import re
 import threading
 from pathlib import Path
 from typing import Any, Optional
 
+import aiohttp.web
+import attrs
 import kmock
 import yaml
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
+_READ = ("get", "list", "watch")
+_WRITE = ("create", "update", "patch", "delete")
+_VERBS = set(_READ + _WRITE)
+_NAMESPACE_PATH = re.compile(r"/api/v1/namespaces(?:/(?P<name>[^/]+))?/?")
+
+# (resource, kind, namespaced) of every kind the fake serves.
+KINDS: tuple[tuple[str, str, bool], ...] = (
+    ("v1/namespaces", "Namespace", False),
+    ("v1/nodes", "Node", False),
+    ("v1/persistentvolumes", "PersistentVolume", False),
+    ("v1/secrets", "Secret", True),
+    ("v1/configmaps", "ConfigMap", True),
+    ("v1/serviceaccounts", "ServiceAccount", True),
+    ("apps/v1/deployments", "Deployment", True),
+    ("apps/v1/daemonsets", "DaemonSet", True),
+    ("storage.k8s.io/v1/storageclasses", "StorageClass", False),
+    ("storage.k8s.io/v1/csidrivers", "CSIDriver", False),
+    ("snapshot.storage.k8s.io/v1/volumesnapshotclasses", "VolumeSnapshotClass", False),
+    ("rbac.authorization.k8s.io/v1/clusterroles", "ClusterRole", False),
+    ("rbac.authorization.k8s.io/v1/clusterrolebindings", "ClusterRoleBinding", False),
+    ("rbac.authorization.k8s.io/v1/roles", "Role", True),
+    ("rbac.authorization.k8s.io/v1/rolebindings", "RoleBinding", True),
+)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386: objects merge recursively, ``null`` removes a key, anything else replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def _rollout_status(kind: str, spec: dict[str, Any], generation: int, scheduled_nodes: int) -> dict[str, Any]:
+    if kind == "deployment":
+        replicas = int(spec.get("replicas", 1))
+        return {
+            "observedGeneration": generation,
+            "replicas": replicas,
+            "updatedReplicas": replicas,
+            "readyReplicas": replicas,
+            "availableReplicas": replicas,
+        }
+    return {
+        "observedGeneration": generation,
+        "desiredNumberScheduled": scheduled_nodes,
+        "currentNumberScheduled": scheduled_nodes,
+        "updatedNumberScheduled": scheduled_nodes,
+        "numberReady": scheduled_nodes,
+        "numberAvailable": scheduled_nodes,
+    }
+
+
+def _status(code: int, reason: str, message: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Status",
+        "status": "Failure",
+        "code": code,
+        "reason": reason,
+        "message": message,
+    }
+
+
+@attrs.define(kw_only=True)
+class ClusterEmulator(kmock.KubernetesEmulator):
+    """kmock's emulator plus dry-run writes, instant rollouts and a count of real writes."""
+
+    scheduled_nodes: int = 1
+    writes: int = 0
+    namespaces: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+
+    async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        found = _NAMESPACE_PATH.fullmatch(raw_request.path)
+        if found is None:
+            return await super().__call__(raw_request)
+        body = await raw_request.read()
+        data = json.loads(body) if body else {}
+        status, answer = self._namespace_request(
+            raw_request.method, found.group("name"), data, bool(raw_request.query.get("dryRun"))
+        )
+        return aiohttp.web.json_response(answer, status=status)
+
+    def _namespace_request(
+        self, method: str, name: Optional[str], data: dict[str, Any], dry_run: bool
+    ) -> tuple[int, dict[str, Any]]:
+        if method == "GET":
+            return self._namespace_read(name)
+        if method == "POST" and name is None:
+            name = str(data.get("metadata", {}).get("name", ""))
+            if name in self.namespaces:
+                return 409, _status(409, "AlreadyExists", "namespaces %r already exists" % name)
+            result: Optional[dict[str, Any]] = dict(data, status={"phase": "Active"})
+        elif name is None or name not in self.namespaces:
+            return 404, _status(404, "NotFound", "namespaces %r not found" % name)
+        elif method == "PATCH":
+            result = merge_patch(self.namespaces[name], data)
+        elif method == "DELETE":
+            result = None
+        else:
+            return 405, _status(405, "MethodNotAllowed", "%s is not served for namespaces" % method)
+        answer = copy.deepcopy(result if result is not None else self.namespaces[name])
+        if not dry_run:
+            self.writes += 1
+            if result is None:
+                del self.namespaces[name]
+            else:
+                self.namespaces[name] = result
+        return 201 if method == "POST" else 200, answer
+
+    def _namespace_read(self, name: Optional[str]) -> tuple[int, dict[str, Any]]:
+        if name is None:
+            items = [copy.deepcopy(item) for _, item in sorted(self.namespaces.items())]
+            return 200, {"apiVersion": "v1", "kind": "NamespaceList", "metadata": {}, "items": items}
+        if name not in self.namespaces:
+            return 404, _status(404, "NotFound", "namespaces %r not found" % name)
+        return 200, copy.deepcopy(self.namespaces[name])
+
+    async def _handle(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
+        writing = request.resource is not None and request.action in (
+            kmock.action.CREATE,
+            kmock.action.UPDATE,
+            kmock.action.DELETE,
+        )
+        if writing and request.params.get("dryRun"):
+            return aiohttp.web.json_response(await self._dry_run(request))
+        spec_before = self._spec(request) if writing else None
+        response = await super()._handle(request)
+        if writing and response.status < 300:
+            self.writes += 1
+            await self._roll_out(request, spec_before)
+        return response
+
+    def _key(self, request: kmock.Request) -> Any:
+        metadata = (request.data or {}).get("metadata", {}) if request.action == kmock.action.CREATE else {}
+        return (
+            request.resource,
+            request.namespace or metadata.get("namespace"),
+            request.name or metadata.get("name"),
+        )
+
+    def _stored(self, request: kmock.Request) -> Optional[dict[str, Any]]:
+        key = self._key(request)
+        if key not in self.objects or self.objects[key].deleted:
+            return None
+        stored: dict[str, Any] = copy.deepcopy(self.objects[key].raw)
+        return stored
+
+    def _spec(self, request: kmock.Request) -> Any:
+        stored = self._stored(request)
+        return None if stored is None else stored.get("spec")
+
+    async def _dry_run(self, request: kmock.Request) -> dict[str, Any]:
+        async with self._lock:
+            stored = self._stored(request)
+        if request.action == kmock.action.CREATE:
+            if stored is not None:
+                raise kmock.KubernetesError(409, "AlreadyExists", "The object already exists.")
+            return dict(request.data)
+        if stored is None:
+            raise kmock.KubernetesObjectNotFoundError()
+        if request.action == kmock.action.DELETE:
+            return stored
+        result: dict[str, Any] = merge_patch(stored, request.data)
+        return result
+
+    async def _roll_out(self, request: kmock.Request, spec_before: Any) -> None:
+        assert request.resource is not None  # checked by the caller
+        kind = {"deployments": "deployment", "daemonsets": "daemonset"}.get(str(request.resource.plural))
+        if kind is None or request.action == kmock.action.DELETE:
+            return
+        async with self._lock:
+            stored = self._stored(request)
+            if stored is None:
+                return
+            generation = int(stored.get("metadata", {}).get("generation", 0))
+            if spec_before is None or stored.get("spec") != spec_before:
+                generation += 1
+            status = _rollout_status(kind, stored.get("spec", {}), generation, self.scheduled_nodes)
+            self.objects[self._key(request)].patch({"metadata": {"generation": generation}, "status": status})
 
 
 class KubeApiFake:
-    def __init__(self) -> None:
+    def __init__(self, scheduled_nodes: int = 1) -> None:
+        self._scheduled_nodes = scheduled_nodes
         self._ready = threading.Event()
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._stop: Optional[asyncio.Event] = None
-        self._emulator: Optional[kmock.KubernetesEmulator] = None
+        self._emulator: Optional[ClusterEmulator] = None
         self._url = ""
         self._error: Optional[BaseException] = None
         self._thread = threading.Thread(target=self._run, name="kube-api-fake", daemon=True)
@@ -32,6 +237,11 @@ class KubeApiFake:
     @property
     def url(self) -> str:
         return self._url
+
+    @property
+    def writes(self) -> int:
+        """Real (not dry-run) create, update, patch and delete requests served so far."""
+        return self._running()[0].writes
 
     def start(self) -> KubeApiFake:
         self._thread.start()
@@ -46,17 +256,35 @@ class KubeApiFake:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(STOP_TIMEOUT)
 
+    def _running(self) -> tuple[ClusterEmulator, asyncio.AbstractEventLoop]:
+        if self._emulator is None or self._loop is None:
+            raise RuntimeError("The Kubernetes API fake is not running.")
+        return self._emulator, self._loop
+
     def put(self, resource: str, namespace: Optional[str], name: str, body: dict[str, Any]) -> None:
         """Store an object, for example ``put("v1/persistentvolumes", None, "pv-1", {...})``."""
-        emulator = self._emulator
-        loop = self._loop
-        if emulator is None or loop is None:
-            raise RuntimeError("The Kubernetes API fake is not running.")
+        emulator, loop = self._running()
 
         async def store() -> None:
             emulator.objects[resource, namespace, name] = body
 
         asyncio.run_coroutine_threadsafe(store(), loop).result(START_TIMEOUT)
+
+    def objects(self) -> dict[tuple[str, Optional[str], str], dict[str, Any]]:
+        """Every stored object by (``group/version/plural``, namespace, name)."""
+        emulator, loop = self._running()
+
+        async def read() -> dict[tuple[str, Optional[str], str], dict[str, Any]]:
+            found = {}
+            for (resource, namespace, name), stored in emulator.objects.items():
+                if not stored.deleted:
+                    group = "%s/%s" % (resource.group, resource.version) if resource.group else resource.version
+                    found["%s/%s" % (group, resource.plural), namespace, name] = copy.deepcopy(stored.raw)
+            for name, namespace_object in emulator.namespaces.items():
+                found["v1/namespaces", None, name] = copy.deepcopy(namespace_object)
+            return found
+
+        return asyncio.run_coroutine_threadsafe(read(), loop).result(START_TIMEOUT)
 
     def add_persistent_volume(self, name: str, volume_handle: str, driver: str = "rds.csi.srvlab.io") -> None:
         self.put(
@@ -96,7 +324,10 @@ class KubeApiFake:
             self._ready.set()
 
     async def _serve(self) -> None:
-        async with kmock.KubernetesEmulator() as emulator, kmock.Server(emulator) as server:
+        emulator = ClusterEmulator(scheduled_nodes=self._scheduled_nodes)
+        for resource, kind, namespaced in KINDS:
+            emulator.resources[resource] = kmock.ResourceInfo(kind=kind, namespaced=namespaced, verbs=_VERBS)
+        async with emulator, kmock.Server(emulator) as server:
             self._emulator = emulator
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
