@@ -15,7 +15,7 @@ import grpc
 
 from rds_csi import node_publish, node_stage, node_stats
 from rds_csi.capabilities import AccessType
-from rds_csi.errors import invalid, rpc
+from rds_csi.errors import CsiError, invalid, rpc
 from rds_csi.inflight import InFlight
 from rds_csi.node_context import checked_capability, connect_target, fstype_of, host_segments, volume_nqn
 from rds_csi.node_runtime import LOG, NodeRuntime
@@ -146,8 +146,10 @@ class Node(csi_pb2_grpc.NodeServicer):  # type: ignore[misc]
 
     def _runtime(self, context: grpc.ServicerContext) -> NodeRuntime:
         if self.runtime is None:
-            context.abort(grpc.StatusCode.UNIMPLEMENTED, "This process serves no node volumes (no node settings).")
-        assert self.runtime is not None
+            raise CsiError(
+                grpc.StatusCode.UNIMPLEMENTED,
+                "This process was started without the node runtime and serves no node volumes.",
+            )
         return self.runtime
 
 

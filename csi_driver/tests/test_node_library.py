@@ -175,11 +175,19 @@ def test_unreadable_device_is_never_formatted(tmp_path: Path, runner: Any) -> No
         node_filesystems.probe(str(node), runner)
 
 
-def test_detached_loop_is_never_formatted(loop_device: Callable[[int], str], runner: Any) -> None:
-    device = loop_device(16 * MIB)
-    subprocess.run(["losetup", "--detach", device], check=True, timeout=30)
+def test_empty_device_is_never_formatted(loop_device: Callable[[int], str], runner: Any) -> None:
+    """A loop device of size 0 (a namespace not ready) also makes blkid -p exit 2."""
+    device = loop_device(0)
+    assert runner.run(["blkid", "-p", device]).returncode == 2
     with pytest.raises(node_filesystems.ProbeError, match="size 0"):
         node_filesystems.probe(device, runner)
+    assert not node_devices.exclusive_open_refused(device)
+
+
+def test_gone_device_is_not_held(tmp_path: Path) -> None:
+    node = tmp_path / "gone"
+    os.mknod(node, stat.S_IFBLK | 0o600, os.makedev(8, 250))
+    assert not node_devices.exclusive_open_refused(str(node)), "ENXIO: nothing can hold a device that is gone"
 
 
 @pytest.mark.parametrize("fstype", ["ext4", "xfs"])

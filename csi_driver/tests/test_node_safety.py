@@ -5,6 +5,7 @@ never disconnected, a stale mount is reported, foreign content is never formatte
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -32,13 +33,7 @@ from rds_csi.proto import csi_pb2
 MIB = 1024**2
 SYSTEM_NQN = "nqn.2000-02.com.mikrotik:system-var-node-a"
 EXT4_MAGIC_OFFSET = 1024 + 0x38
-
-
-def loop_behind(harness: NodeHarness, nqn: str) -> str:
-    """The real loop device behind the fabric's /dev node of a subsystem."""
-    node = harness.fabric.device_path(nqn)
-    assert node is not None, "%s has a disk" % nqn
-    return "/dev/loop%d" % os.minor(os.stat(node).st_rdev)
+UNSERVED = (8, 250)  # a SCSI partition number; this machine has no SCSI disks
 
 
 def has_ext4_magic(path: Path) -> bool:
@@ -51,15 +46,28 @@ def connected(harness: NodeHarness) -> set[str]:
     return {subsystem.nqn for subsystem in harness.fabric.snapshot().subsystems}
 
 
+def make_unreadable(harness: NodeHarness, nqn: str) -> str:
+    """Point the namespace's disk (sysfs ``dev`` and its /dev node) at a device number nothing
+    serves, as when a namespace vanishes behind its node: opening it fails with ENXIO. (Detaching
+    the loop device instead would race with other users of loop devices on this machine.)"""
+    node = harness.fabric.device_path(nqn)
+    assert node is not None, "%s has a disk" % nqn
+    assert not os.path.exists("/sys/dev/block/%d:%d" % UNSERVED), "this machine serves the test's device number"
+    for directory, _subdirectories, files in os.walk(harness.fabric.config.sysfs_root):
+        if os.path.basename(directory) == node.name and "dev" in files:
+            Path(directory, "dev").write_text("%d:%d\n" % UNSERVED)
+    node.unlink()
+    os.mknod(node, stat.S_IFBLK | 0o600, os.makedev(*UNSERVED))
+    return str(node)
+
+
 def test_unreadable_device_is_never_formatted(start_node_driver: Callable[..., NodeHarness]) -> None:
-    """P-11.4: the namespace's loop device is detached behind the fabric's back, so its /dev node
-    opens but reads nothing and blkid -p exits 2 ("nothing found"); stage must refuse, not format."""
+    """P-11.4: the namespace's device node opens with ENXIO and blkid -p exits 2 ("nothing found");
+    stage must refuse, not format; unstage then disconnects the broken namespace."""
     harness = start_node_driver()
     volume = NodeVolume.create(harness, "pvc-unreadable", mount())
     harness.csi.node.NodeStageVolume(node_stage(volume, block()))  # connect only
-    loop = loop_behind(harness, volume.nqn)
-    subprocess.run(["losetup", "--detach", loop], check=True, timeout=30)
-    node = str(harness.fabric.device_path(volume.nqn))
+    node = make_unreadable(harness, volume.nqn)
     blkid = subprocess.run(["blkid", "-p", node], capture_output=True, check=False, timeout=30)
     assert blkid.returncode == 2, "the trap: blkid reports an unreadable device as empty"
 
@@ -68,6 +76,8 @@ def test_unreadable_device_is_never_formatted(start_node_driver: Callable[..., N
         assert code == grpc.StatusCode.UNAVAILABLE and "not formatted" in message
     assert not mount_points(volume.staging)
     assert not has_ext4_magic(harness.csi.backing_file(volume.id)), "nothing was written to the volume"
+    harness.csi.node.NodeUnstageVolume(node_unstage(volume))
+    assert volume.nqn not in connected(harness)
 
 
 def test_foreign_content_is_never_formatted(start_node_driver: Callable[..., NodeHarness]) -> None:

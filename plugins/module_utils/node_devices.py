@@ -64,13 +64,16 @@ def holders(sysfs_root: str, device: DeviceNumber) -> List[str]:
 def exclusive_open_refused(device_node: str) -> bool:
     """True when the kernel refuses ``O_EXCL`` on the node because something holds the device.
 
-    Any other failure (the node is gone, ENXIO) is raised: it says nothing about use.
+    A device that no longer exists behind its node (ENXIO, ENODEV) or a missing node cannot be
+    held open by anyone; mounts and holders are checked separately. Other failures are raised.
     """
     try:
         handle = os.open(device_node, os.O_RDONLY | os.O_EXCL | os.O_CLOEXEC)
     except OSError as error:
         if error.errno == errno.EBUSY:
             return True
+        if error.errno in (errno.ENXIO, errno.ENODEV, errno.ENOENT):
+            return False
         raise
     os.close(handle)
     return False
