@@ -241,6 +241,18 @@ def test_corrupt_ext4_is_reported(loop_device: Callable[[int], str], runner: Any
         node_filesystems.check_read_only(device, "ext4", runner)
 
 
+def test_unclean_journal_is_not_corruption(loop_device: Callable[[int], str], runner: Any) -> None:
+    """P-8.5: after a crash the journal needs replay and e2fsck -n reports problems the replay fixes;
+    that is left to the mount, not refused as corruption."""
+    device = loop_device(64 * MIB)
+    node_filesystems.format_blank(device, "ext4", node_filesystems.probe(device, runner), runner)
+    for request in ("feature needs_recovery", "clri <2>"):
+        subprocess.run(["debugfs", "-w", "-R", request, device], check=True, capture_output=True, timeout=30)
+    assert not runner.run(["e2fsck", "-n", "-f", device]).ok
+    note = node_filesystems.check_read_only(device, "ext4", runner)
+    assert note is not None and "journal" in note
+
+
 def test_holders_are_seen(loop_device: Callable[[int], str], tmp_path: Path) -> None:
     """This machine has no device-mapper, so the holder (a dm device stacked on the loop) is written
     into a sysfs tree the way the kernel shows it; the real /sys shows none."""
