@@ -249,17 +249,18 @@ def test_rendered_manifests_keep_the_go_driver_contract(tmp_path: Path) -> None:
     )
 
     daemonsets = {d["metadata"]["name"]: d for d in documents(out / "10-node.yaml")}
-    for name, config_file in (
-        ("rds-csi-node-regular", "/etc/srvlab-rds/node.yaml"),
-        ("rds-csi-node-diskless", "/var/lib/srvlab-rds/node.yaml"),
-    ):
+    for name, host_paths in (("rds-csi-node-regular", set()), ("rds-csi-node-diskless", {"/etc/static", "/nix/store"})):
         pod = daemonsets[name]["spec"]["template"]["spec"]
         assert pod["hostNetwork"] is True
         driver = pod["containers"][0]
         assert driver["securityContext"]["privileged"] is True
         assert driver["args"][-1] == "--config=/etc/srvlab-rds/node.yaml"
         volumes = {v["name"]: v for v in pod["volumes"]}
-        assert volumes["node-config"]["hostPath"]["path"] == str(Path(config_file).parent)
+        assert volumes["node-config"]["hostPath"]["path"] == "/etc/srvlab-rds"
+        assert {v["hostPath"]["path"] for n, v in volumes.items() if n.startswith("host-path-")} == host_paths
+        affinity = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        (expression,) = affinity["nodeSelectorTerms"][0]["matchExpressions"]
+        assert expression["key"] == "srvlab.io/rds-diskless"
         kubelet_mount = next(m for m in driver["volumeMounts"] if m["name"] == "kubelet-dir")
         assert kubelet_mount["mountPropagation"] == "Bidirectional"
         assert {c["name"] for c in pod["containers"]} == {"rds-csi-driver", "node-driver-registrar", "liveness-probe"}
