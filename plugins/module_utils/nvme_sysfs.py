@@ -31,6 +31,7 @@ SECTOR_BYTES = 512
 # A controller in one of these states is going away and no longer counts as a connection (§3.2).
 TERMINAL_STATES = frozenset({"deleting", "deleting (no IO)", "dead"})
 _SUBSYSTEM_NAME = re.compile(r"nvme-subsys\d+\Z")
+_SUBSYSTEM_PREFIX = "nvme-subsys"
 _CONTROLLER_NAME = re.compile(r"nvme\d+\Z")
 # Anchored, so a hidden per-path disk (nvme1c1n1) or a char device (ng1n1) never matches (§1.7).
 _DISK_NAME = re.compile(r"nvme\d+n\d+\Z")
@@ -209,10 +210,10 @@ def read_controllers(config: NvmeHostConfig) -> List[Controller]:
 
 def find_subsystems(config: NvmeHostConfig, nqn: str) -> List[Subsystem]:
     """The I/O subsystems with exactly this NQN (normally one), with their controllers."""
-    wanted = nqn.encode("utf-8")
-    names = [name for name, found in _subsystem_nqns(config) if found == wanted]
     return [
-        _read_subsystem(config, name, nqn) for name in sorted(names, key=_number_key) if _is_io_subsystem(config, name)
+        _read_subsystem(config, name, nqn)
+        for name, _nqn in _subsystems_matching(config, nqn.encode("utf-8"), exact=True)
+        if _is_io_subsystem(config, name)
     ]
 
 
@@ -225,14 +226,9 @@ def find_subsystem(config: NvmeHostConfig, nqn: str) -> Optional[Subsystem]:
 
 def read_subsystems(config: NvmeHostConfig, prefix: str = "") -> List[Subsystem]:
     """Every I/O subsystem whose NQN starts with ``prefix``; nothing else of the others is read."""
-    wanted = prefix.encode("utf-8")
-    matches = sorted(
-        ((name, found) for name, found in _subsystem_nqns(config) if found and found.startswith(wanted)),
-        key=lambda match: _number_key(match[0]),
-    )
     return [
         _read_subsystem(config, name, found.decode("utf-8", "replace"))
-        for name, found in matches
+        for name, found in _subsystems_matching(config, prefix.encode("utf-8"), exact=False)
         if _is_io_subsystem(config, name)
     ]
 
@@ -327,14 +323,31 @@ def _block_device(config: NvmeHostConfig, namespace: Namespace) -> Optional[Bloc
     )
 
 
-def _subsystem_nqns(config: NvmeHostConfig) -> List[Tuple[str, bytes]]:
-    """(subsystem, NQN) for every subsystem: the hot path, so raw reads, no text layer, sorted afterwards."""
-    base = config.subsystems_dir
+def _subsystems_matching(config: NvmeHostConfig, wanted: bytes, exact: bool) -> List[Tuple[str, bytes]]:
+    """(subsystem, NQN) whose NQN equals ``wanted`` or, unless ``exact``, starts with it.
+
+    The hot path of every lookup: one directory descriptor, raw reads, a cheap prefix test first.
+    """
+    try:
+        directory = os.open(config.subsystems_dir, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as error:
+        if error.errno in _VANISHED:
+            return []
+        raise
     found = []
-    for name in _matching(base, _SUBSYSTEM_NAME):
-        data = _read_raw(base + "/" + name + "/subsysnqn")
-        if data is not None:
-            found.append((name, data.strip()))
+    try:
+        for name in os.listdir(directory):
+            if not name.startswith(_SUBSYSTEM_PREFIX):
+                continue
+            data = _read_raw(name + "/subsysnqn", directory)
+            if data is None or not data.startswith(wanted):
+                continue
+            nqn = data.strip()
+            if nqn and (nqn == wanted or not exact) and _SUBSYSTEM_NAME.match(name):
+                found.append((name, nqn))
+    finally:
+        os.close(directory)
+    found.sort(key=lambda match: _number_key(match[0]))
     return found
 
 
@@ -342,10 +355,13 @@ def _is_io_subsystem(config: NvmeHostConfig, name: str) -> bool:
     return read_attribute(config.subsystem_dir(name), "subsystype") != "discovery"
 
 
-def _read_raw(path: str) -> Optional[bytes]:
-    """The bytes of a sysfs attribute (at most a page), or None if it or its device is gone."""
+def _read_raw(path: str, directory: Optional[int] = None) -> Optional[bytes]:
+    """The bytes of a sysfs attribute (at most a page), or None if it or its device is gone.
+
+    ``directory`` is a descriptor ``path`` is relative to.
+    """
     try:
-        descriptor = os.open(path, os.O_RDONLY)
+        descriptor = os.open(path, os.O_RDONLY, dir_fd=directory)
     except OSError as error:
         if error.errno in _VANISHED:
             return None
