@@ -12,7 +12,7 @@ description:
   - Manages a RouterOS user with its own group and SSH public keys, such as the account the CSI driver logs in
     with (the C(srvlab.rds.rds_storage) role uses it).
   - Keys are added with C(/user ssh-keys add user=... key="<public key line>"). RouterOS never prints a key back, so
-    each key this module adds carries the comment C(srvlab.rds SHA256:<fingerprint>); keys without such a comment
+    each key this module adds carries the comment C(srvlab.rds <user> SHA256:<fingerprint>); keys without such a comment
     (added by hand) are left alone.
   - Once a user has a key, RouterOS refuses its password; the password is sent only when the user is created.
 author:
@@ -135,7 +135,7 @@ ARGUMENT_SPEC = argument_spec(
         "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
     }
 )
-KEY_MARKER = "srvlab.rds "
+KEY_MARKER = "srvlab.rds"
 _KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521")
 
 
@@ -155,9 +155,10 @@ class PublicKey:
         self.owner = words[2] if len(words) == 3 else ""
         self.fingerprint = "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode("ascii").rstrip("=")
 
-    @property
-    def marker(self) -> str:
-        return KEY_MARKER + self.fingerprint
+
+def key_comment(user: str, key: PublicKey) -> str:
+    """Names a key this module added; the user is in it so one condition selects the key for removal."""
+    return "%s %s %s" % (KEY_MARKER, user, key.fingerprint)
 
 
 def read_account(client: RdsClient, name: str, group: str) -> Dict[str, Any]:
@@ -170,12 +171,12 @@ def read_account(client: RdsClient, name: str, group: str) -> Dict[str, Any]:
         "keys": sorted(
             (
                 {
-                    "fingerprint": item.comment[len(KEY_MARKER) :],
+                    "fingerprint": item.comment.split()[-1],
                     "key_type": item.fields.get("key-type", ""),
                     "key_owner": item.fields.get("key-owner", ""),
                 }
                 for item in keys
-                if item.comment.startswith(KEY_MARKER)
+                if item.comment.split()[:2] == [KEY_MARKER, name] and len(item.comment.split()) == 3
             ),
             key=lambda key: key["fingerprint"],
         ),
@@ -211,13 +212,13 @@ def plan_present(current: Dict[str, Any], params: Dict[str, Any], keys: Sequence
     wanted = {key.fingerprint for key in keys}
     for key in keys:
         if key.fingerprint not in present:
-            commands.append(build("/user ssh-keys", "add", args={"user": name, "key": key.line, "comment": key.marker}))
+            commands.append(
+                build("/user ssh-keys", "add", args={"user": name, "key": key.line, "comment": key_comment(name, key)})
+            )
             present.add(key.fingerprint)
     for fingerprint in sorted(present - wanted):
         commands.append(
-            build(
-                "/user ssh-keys", "remove", target=[equals("user", name), equals("comment", KEY_MARKER + fingerprint)]
-            )
+            build("/user ssh-keys", "remove", target=[equals("comment", "%s %s %s" % (KEY_MARKER, name, fingerprint))])
         )
     return commands
 
