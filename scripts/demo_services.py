@@ -165,13 +165,19 @@ def wait_for(check: Callable[[], T | None], what: str, log: Path, process: subpr
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="start-driver passes every argument after -- to the driver.",
+    )
     parser.add_argument("action", choices=("start-emulator", "create-fabric", "start-driver", "stop"))
     parser.add_argument("--dir", type=Path, required=True, help="the demo's working directory")
     parser.add_argument("--pool-size", default="50G", help="the emulated storage pool (start-emulator)")
     parser.add_argument("--driver", help="the installed rds-csi-driver executable (start-driver)")
-    parser.add_argument("driver_args", nargs="*", help="arguments for the driver, after --")
-    options = parser.parse_args()
+    arguments = sys.argv[1:]
+    split = arguments.index("--") if "--" in arguments else len(arguments)
+    options = parser.parse_args(arguments[:split])
+    driver_args = arguments[split + 1 :]  # everything after -- goes to the driver unchanged
     work: Path = options.dir.absolute()
     work.mkdir(parents=True, exist_ok=True)
     if options.action == "start-emulator":
@@ -181,7 +187,7 @@ def main() -> int:
     elif options.action == "start-driver":
         if not options.driver:
             parser.error("start-driver needs --driver")
-        facts = start_driver(work, options.driver, options.driver_args)
+        facts = start_driver(work, options.driver, driver_args)
     else:
         facts = {"done": stop(work)}
     print(json.dumps(facts))
