@@ -416,9 +416,10 @@ def run(module: AnsibleModule, host: NvmeHost, nqn: str) -> Dict[str, Any]:
     params = module.params
     before = host.resolve(nqn, params["nsid"])
     subsystem = _connected_first(before.subsystems)
-    address, port = _target_address(params, subsystem)
+    address, port = target_address(params, subsystem)
     actions = plan(params["state"], subsystem, address, port)
     if "disconnect" in actions and not params["force"] and not host.is_managed(nqn):
+        # The library refuses too; checking here first makes check mode refuse as well.
         raise UnmanagedNqnError(nqn, host.managed_prefix)
     if "connect" in actions and not address:
         module.fail_json(
@@ -431,7 +432,7 @@ def run(module: AnsibleModule, host: NvmeHost, nqn: str) -> Dict[str, Any]:
     else:
         target = _connect_target(module, nqn, address or "", port) if "connect" in actions else None
         if "disconnect" in actions:
-            host.disconnect(nqn, force=True)  # run() applied the managed-prefix rule; force came from the task
+            host.disconnect(nqn, force=params["force"])
         if target is not None:
             host.connect(target)
         after = host.resolve(nqn, params["nsid"])
@@ -469,7 +470,7 @@ def _connect_target(module: AnsibleModule, nqn: str, address: str, port: int) ->
     )
 
 
-def _target_address(params: Dict[str, Any], subsystem: Optional[Subsystem]) -> Tuple[Optional[str], int]:
+def target_address(params: Dict[str, Any], subsystem: Optional[Subsystem]) -> Tuple[Optional[str], int]:
     """Address and port from the task, else (for a reconnect) from the subsystem's first controller."""
     existing = subsystem.controllers[0].address if subsystem and subsystem.controllers else None
     address = params["address"]
