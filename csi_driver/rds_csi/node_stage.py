@@ -13,6 +13,7 @@ the device against kernel facts; disconnect (the library refuses NQNs outside th
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 import grpc
@@ -32,6 +33,7 @@ from rds_csi.node_runtime import LOG, NodeRuntime, number_of
 
 # Unmounting one staging path more times than this means something keeps mounting on it.
 MAX_STACKED_UNMOUNTS = 8
+EXCLUSIVE_OPEN_GRACE = 2.0
 
 
 def failed_precondition(message: str) -> CsiError:
@@ -111,7 +113,7 @@ def unstage(runtime: NodeRuntime, volume_id: str, staging_path: str) -> None:
     _unmount_staging(runtime, volume_id, staging_path)
     device = runtime.device(nqn)
     if device is not None:
-        usage = node_devices.usage(device.path, number_of(device), runtime.mounts(), [runtime.sysfs_root])
+        usage = _settled_usage(runtime, device)
         if usage.in_use:
             raise failed_precondition(
                 "NodeUnstageVolume %s: device %s is still in use (%s); it stays connected. Stop what uses it, then "
@@ -119,6 +121,18 @@ def unstage(runtime: NodeRuntime, volume_id: str, staging_path: str) -> None:
             )
     if runtime.host.is_managed(nqn) and runtime.host.disconnect(nqn):
         LOG.info("disconnected", extra={"fields": {"volume_id": volume_id, "nqn": nqn}})
+
+
+def _settled_usage(runtime: NodeRuntime, device: BlockDevice) -> node_devices.Usage:
+    """The device's usage; an exclusive open refused with no mount and no holder in sight is
+    re-checked for up to EXCLUSIVE_OPEN_GRACE: the last reference of a just-unmounted filesystem
+    can outlive umount briefly (a copy of the mount in a mount namespace being torn down)."""
+    deadline = time.monotonic() + EXCLUSIVE_OPEN_GRACE
+    while True:
+        usage = node_devices.usage(device.path, number_of(device), runtime.mounts(), [runtime.sysfs_root])
+        if usage.holders or usage.mount_points or not usage.in_use or time.monotonic() > deadline:
+            return usage
+        time.sleep(0.05)
 
 
 def _unmount_staging(runtime: NodeRuntime, volume_id: str, staging_path: str) -> None:
