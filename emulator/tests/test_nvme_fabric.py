@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from emulator_harness import Emulator
-from rds_emulator.nvme_fabric import Naming, TestFabric
+from rds_emulator.nvme_fabric import ConnectRequest, Naming, TestFabric
 from rds_emulator.nvme_fabric.state import LoopAttachment, read_state, write_state
 
 NQN_PREFIX = "nqn.2000-02.com.mikrotik:"
@@ -662,16 +662,17 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
 
 
 def test_namespace_scan_can_lag_behind_connect_and_rescan(emulator: Emulator, make_fabric: MakeFabric) -> None:
-    fabric = make_fabric(scan_delay=0.5)
+    # The delay must outlast a loaded machine's latency between the call and the first check.
+    fabric = make_fabric(scan_delay=1.5)
     volume = export_volume(emulator, "pvc-slow", size="8M")
 
-    assert connect(fabric.nvme, volume).returncode == 0
+    assert fabric.fabric.connect(ConnectRequest(nqn=volume.nqn, traddr="127.0.0.1")) == "nvme0"
 
     assert read_attribute(fabric.sysfs / "class" / "nvme" / "nvme0" / "state") == "live"
     assert resolve(fabric.sysfs, fabric.dev, volume.nqn, 1) is None
     assert wait_until(lambda: resolve(fabric.sysfs, fabric.dev, volume.nqn, 1) is not None)
     emulator.ok("/disk set pvc-slow file-size=12M")
-    assert run_nvme(fabric.nvme, "ns-rescan", "/dev/nvme0").returncode == 0
+    fabric.fabric.rescan("nvme0")
     size = fabric.sysfs / "class" / "block" / "nvme0n1" / "size"
     assert read_attribute(size) == str(8 << 11)
     assert wait_until(lambda: read_attribute(size) == str(12 << 11))
@@ -680,7 +681,7 @@ def test_namespace_scan_can_lag_behind_connect_and_rescan(emulator: Emulator, ma
 def test_a_scan_still_pending_at_teardown_attaches_nothing(emulator: Emulator, make_fabric: MakeFabric) -> None:
     fabric = make_fabric(scan_delay=0.3)
     volume = export_volume(emulator, "pvc-pending")
-    assert connect(fabric.nvme, volume).returncode == 0
+    assert fabric.fabric.connect(ConnectRequest(nqn=volume.nqn, traddr="127.0.0.1")) == "nvme0"
 
     fabric.fabric.teardown()
 
@@ -747,9 +748,8 @@ def test_real_nvme_cli_reads_the_tree_as_the_stand_in_prints_it(
 ) -> None:
     fabric = make_fabric(naming)
     first, second = export_volume(emulator, "pvc-real1"), export_volume(emulator, "pvc-real2")
-    assert connect(fabric.nvme, first).returncode == 0
-    assert connect(fabric.nvme, second).returncode == 0
-    assert run_nvme(fabric.nvme, "connect", "-t", "tcp", "-a", "127.0.0.2", "-n", first.nqn).returncode == 0
+    for volume, address in ((first, "127.0.0.1"), (second, "127.0.0.1"), (first, "127.0.0.2")):
+        fabric.fabric.connect(ConnectRequest(nqn=volume.nqn, traddr=address))
     system_file = tmp_path / "var.img"
     system_file.write_bytes(bytes(1 << 20))
     fabric.fabric.add_system_subsystem("nqn.2000-02.com.mikrotik:node-var", system_file)

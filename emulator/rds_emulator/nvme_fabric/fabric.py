@@ -580,9 +580,9 @@ class TestFabric:
             major, minor, loop = device.major, device.minor, device.path
         disk = Disk(name=name, subsystem=subsystem.instance, controller=controller, major=major, minor=minor, loop=loop)
         state.disks.append(disk)
-        self._sysfs.add_disk(parent, self._attributes(subsystem, name, (major, minor)), parent)
-        if loop is not None:
+        if loop is not None:  # the node first: code that found the disk in sysfs finds the node too
             self._dev.add_block(name, major, minor)
+        self._sysfs.add_disk(parent, self._attributes(subsystem, name, (major, minor)), parent)
 
     def _remove_visible_disk(self, state: FabricState, disk: Disk, parent: Path) -> None:
         self._sysfs.remove_disk(parent, disk.name)
