@@ -106,6 +106,7 @@ def is_block_device(path: str) -> bool:
     return stat.S_ISBLK(os.stat(path).st_mode)
 
 
+@pytest.mark.slow
 def test_module_inspects_connects_reconnects_and_disconnects(tmp_path: Path, rds: RdsClient, node: Node) -> None:
     nqn = export(rds, VOLUME_ID)
     system_file = tmp_path / "system.img"
@@ -174,6 +175,7 @@ def test_module_inspects_connects_reconnects_and_disconnects(tmp_path: Path, rds
     assert node.fabric.device_path(nqn) is None
 
 
+@pytest.mark.slow
 def test_module_repairs_a_volume_whose_controller_was_lost(tmp_path: Path, rds: RdsClient, node: Node) -> None:
     nqn = export(rds, VOLUME_ID)
     host = NvmeHost(node.config, PREFIX)
@@ -194,6 +196,7 @@ def test_module_repairs_a_volume_whose_controller_was_lost(tmp_path: Path, rds: 
     assert first.size_bytes == repaired["size_bytes"]
 
 
+@pytest.mark.slow
 def test_the_force_option_allows_disconnecting_an_unmanaged_nqn(tmp_path: Path, node: Node) -> None:
     system_file = tmp_path / "system.img"
     system_file.write_bytes(b"\0" * MIB)
@@ -208,6 +211,24 @@ def test_the_force_option_allows_disconnecting_an_unmanaged_nqn(tmp_path: Path, 
     )
     assert run["unforced"]["failed"] and "force=true" in run["unforced"]["msg"]
     assert run["forced"]["changed"] and not run["forced"]["connected"]
+
+
+def test_module_kills_a_hung_nvme_cli_and_names_a_missing_one(tmp_path: Path, node: Node) -> None:
+    hung = tmp_path / "bin" / "hung-nvme"
+    hung.write_text("#!/bin/sh\nexec sleep 60\n")
+    hung.chmod(0o755)
+    connect = node.module_options(volume_id=VOLUME_ID, state="present", address="127.0.0.1", command_timeout=1)
+    run = run_playbook(
+        tmp_path,
+        [
+            {"register": "hung", "srvlab.rds.nvme_connection": dict(connect, nvme_binary=str(hung))},
+            {"register": "missing", "srvlab.rds.nvme_connection": dict(connect, nvme_binary="/nonexistent/nvme")},
+        ],
+    )
+    assert run["hung"]["failed"]
+    assert "did not finish within 1 s and was killed" in run["hung"]["msg"]
+    assert run["missing"]["failed"]
+    assert "/nonexistent/nvme is not installed or not executable" in run["missing"]["msg"]
 
 
 @pytest.mark.parametrize("naming", list(Naming))
