@@ -265,6 +265,17 @@ def resolve_device(config: NvmeHostConfig, nqn: str, nsid: int = 1) -> Optional[
     return resolve(config, nqn, nsid).device
 
 
+def block_device_nqn(config: NvmeHostConfig, major: int, minor: int) -> Optional[str]:
+    """The subsystem NQN of the disk with this MAJ:MIN (§1.7 step 6), or None when no such disk exists.
+
+    ``dev/block/MAJ:MIN`` leads to the disk, its ``device`` link to the subsystem (a head) or to the
+    controller; both carry ``subsysnqn``. A mount whose MAJ:MIN gives None has lost its device.
+    """
+    disk = os.path.join(config.sysfs_root, "dev", "block", "%d:%d" % (major, minor))
+    nqn = read_attribute(os.path.join(disk, "device"), "subsysnqn")
+    return nqn or None
+
+
 def node_problem(device: BlockDevice) -> Optional[str]:
     """Why ``device.path`` is not (yet) the disk's block device node, or None when it is."""
     try:

@@ -30,6 +30,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.nvme_errors import (
 )
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_host import NvmeHost
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import nqn_for
+from ansible_collections.srvlab.rds.plugins.module_utils.nvme_sysfs import block_device_nqn
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import DiskSpec, ExportSpec, RdsClient
 from rds_emulator.nvme_fabric import Naming, TestFabric
 from rds_emulator.server import EmulatorServer
@@ -244,10 +245,13 @@ def test_library_connects_finds_the_device_and_disconnects_in_every_naming_case(
         device = host.wait_for_device(nqn, timeout=10)
         assert device.path == str(node.fabric.device_path(nqn))
         assert is_block_device(device.path) and device.size_bytes == 8 * MIB
+        assert block_device_nqn(node.config, device.major, device.minor) == nqn
         node.fabric.lose_controller(nqn)
+        assert block_device_nqn(node.config, device.major, device.minor) is None
         node.fabric.reconnect_controller(nqn, new_name=True)  # renumbered: the old name must not be trusted
         renamed = host.wait_for_device(nqn, timeout=10)
         assert renamed.path == str(node.fabric.device_path(nqn))
+        assert block_device_nqn(node.config, renamed.major, renamed.minor) == nqn
         assert host.orphans() == []
         with pytest.raises(UnmanagedNqnError):
             host.disconnect(SYSTEM_NQN)

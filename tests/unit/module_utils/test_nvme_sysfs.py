@@ -16,6 +16,7 @@ import pytest
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_config import NvmeHostConfig
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_sysfs import (
     Address,
+    block_device_nqn,
     find_orphans,
     find_subsystem,
     node_problem,
@@ -324,3 +325,14 @@ def test_a_host_without_nvme_modules_has_nothing_connected(tmp_path: Path) -> No
     assert read_controllers(config) == []
     assert resolve(config, VOLUME_NQN).describe() == "no subsystem with this NQN is connected"
     assert find_orphans(config, PREFIX) == []
+
+
+def test_a_device_number_leads_back_to_its_nqn_through_heads_and_controllers(sysfs: FakeSysfs) -> None:
+    head_subsystem = sysfs.subsystem(1, VOLUME_NQN)
+    sysfs.disk(sysfs.controller(1, 1), "nvme1c1n1", 1)
+    sysfs.disk(head_subsystem, "nvme1n1", 1, "259:2")
+    sysfs.subsystem(0, OTHER_NQN)
+    sysfs.disk(sysfs.controller(0, 0), "nvme0n1", 1, "259:3")
+    assert block_device_nqn(sysfs.config, 259, 2) == VOLUME_NQN
+    assert block_device_nqn(sysfs.config, 259, 3) == OTHER_NQN
+    assert block_device_nqn(sysfs.config, 259, 9) is None  # the device of a stale mount is gone
