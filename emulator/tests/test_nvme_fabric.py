@@ -642,8 +642,13 @@ def test_teardown_detaches_every_loop_even_after_a_crash(emulator: Emulator, fab
 def test_module_entry_point_and_simple_commands(fabric: Fabric) -> None:
     fabric_dir = str(fabric.fabric.fabric_dir)
     module = [sys.executable, "-m", "rds_emulator.nvme_fabric", "--fabric-dir", fabric_dir]
-    version = subprocess.run([*module, "version"], capture_output=True, text=True, timeout=60, check=False)
-    assert (version.returncode, version.stdout) == (0, "nvme version 2.3 (git 2.3)\nlibnvme version 1.3 (git 1.3)\n")
+    console_script = [str(Path(sys.executable).parent / "rds-test-nvme"), "--fabric-dir", fabric_dir]
+    for command in (module, console_script):
+        version = subprocess.run([*command, "version"], capture_output=True, text=True, timeout=60, check=False)
+        assert (version.returncode, version.stdout) == (
+            0,
+            "nvme version 2.3 (git 2.3)\nlibnvme version 1.3 (git 1.3)\n",
+        )
     hostnqn = run_nvme(fabric.nvme, "gen-hostnqn").stdout
     assert hostnqn.startswith("nqn.2014-08.org.nvmexpress:uuid:") and hostnqn.endswith("\n")
     unknown = run_nvme(fabric.nvme, "frobnicate")
