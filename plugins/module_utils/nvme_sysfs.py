@@ -266,7 +266,7 @@ def resolve_device(config: NvmeHostConfig, nqn: str, nsid: int = 1) -> Optional[
 
 
 def block_device_nqn(config: NvmeHostConfig, major: int, minor: int) -> Optional[str]:
-    """The subsystem NQN of the disk with this MAJ:MIN (§1.7 step 6), or None when no such disk exists.
+    """The subsystem NQN of the disk with this MAJ:MIN (§1.7 step 6); None if no NVMe disk has it.
 
     ``dev/block/MAJ:MIN`` leads to the disk, its ``device`` link to the subsystem (a head) or to the
     controller; both carry ``subsysnqn``. A mount whose MAJ:MIN gives None has lost its device.
