@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from emulator_harness import Emulator
-from rds_emulator.nvme_fabric import ConnectRequest, Naming, TestFabric
+from rds_emulator.nvme_fabric import ConnectRequest, ModuleParameters, Naming, TestFabric
 from rds_emulator.nvme_fabric.state import LoopAttachment, read_state, write_state
 
 NQN_PREFIX = "nqn.2000-02.com.mikrotik:"
@@ -119,12 +119,23 @@ def make_fabric(tmp_path: Path, emulator: Emulator) -> Iterator[MakeFabric]:
     created: list[TestFabric] = []
 
     def make(
-        naming: Naming = Naming.MULTIPATH, nsid: int = 1, sysfs_root: Path | None = None, scan_delay: float = 0.0
+        naming: Naming = Naming.MULTIPATH,
+        nsid: int = 1,
+        sysfs_root: Path | None = None,
+        scan_delay: float = 0.0,
+        module_parameters: ModuleParameters = ModuleParameters.STANDARD,
     ) -> Fabric:
         base = tmp_path / f"fabric{len(created)}"
         sysfs = sysfs_root or base / "sys"
         fabric = TestFabric.create(
-            base / "state", emulator.server.state_dir, sysfs, base / "dev", naming, nsid=nsid, scan_delay=scan_delay
+            base / "state",
+            emulator.server.state_dir,
+            sysfs,
+            base / "dev",
+            naming,
+            nsid=nsid,
+            scan_delay=scan_delay,
+            module_parameters=module_parameters,
         )
         created.append(fabric)
         return Fabric(fabric, fabric.write_nvme_executable(base / "bin" / "nvme"), sysfs, base / "dev")
@@ -597,6 +608,29 @@ def test_naming_cases(emulator: Emulator, make_fabric: MakeFabric, naming: Namin
     assert sorted(path.name for path in fabric.dev.iterdir()) == sorted(
         ["nvme-fabrics", "nvme1", expected.after_first_path_is_gone, expected.generic_after]
     )
+
+
+@pytest.mark.parametrize(
+    ("parameters", "files"),
+    [
+        (ModuleParameters.STANDARD, {"multipath": "Y", "iopolicy": "numa"}),
+        (ModuleParameters.WITHOUT_MULTIPATH_PARAMETER, {"iopolicy": "numa"}),
+        (ModuleParameters.NONE, {}),
+    ],
+    ids=[parameters.value for parameters in ModuleParameters],
+)
+def test_module_parameter_variants_do_not_change_the_layout(
+    emulator: Emulator, make_fabric: MakeFabric, parameters: ModuleParameters, files: dict[str, str]
+) -> None:
+    fabric = make_fabric(Naming.MULTIPATH, module_parameters=parameters)
+    volume = export_volume(emulator, "pvc-params")
+    fabric.fabric.connect(ConnectRequest(nqn=volume.nqn, traddr="127.0.0.1"))
+
+    directory = fabric.sysfs / "module" / "nvme_core" / "parameters"
+    found = {path.name: read_attribute(path) for path in directory.iterdir()} if directory.exists() else {}
+    assert found == files
+    assert (fabric.sysfs / "class" / "nvme-subsystem" / "nvme-subsys0" / "nvme0n1").is_dir()
+    assert resolve(fabric.sysfs, fabric.dev, volume.nqn, 1) == fabric.dev / "nvme0n1"
 
 
 def test_synthetic_controllers_for_benchmarks(make_fabric: MakeFabric) -> None:

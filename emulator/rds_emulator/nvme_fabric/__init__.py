@@ -3,13 +3,14 @@ emulator's exports (NVME_HOST.md; emulator/README.md "Test NVMe fabric")."""
 
 from .errors import AlreadyConnected, ConnectRefused, FabricError, UnknownDevice
 from .fabric import ConnectRequest, TestFabric
-from .naming import Naming
+from .naming import ModuleParameters, Naming
 
 __all__ = [
     "AlreadyConnected",
     "ConnectRefused",
     "ConnectRequest",
     "FabricError",
+    "ModuleParameters",
     "Naming",
     "TestFabric",
     "UnknownDevice",

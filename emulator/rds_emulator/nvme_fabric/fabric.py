@@ -24,6 +24,7 @@ from .dhchap import secret_error
 from .errors import AlreadyConnected, ConnectRefused, UnknownDevice
 from .exports import Export, read_exports
 from .naming import (
+    ModuleParameters,
     Naming,
     controller_name,
     generic_name,
@@ -102,6 +103,7 @@ class TestFabric:
         hostid: str | None = None,
         nsid: int = 1,
         scan_delay: float = 0.0,
+        module_parameters: ModuleParameters = ModuleParameters.STANDARD,
     ) -> TestFabric:
         """A new, empty fabric; `hostnqn`/`hostid` play /etc/nvme/hostnqn and /etc/nvme/hostid;
         with `scan_delay` namespace disks appear that many seconds after `connect`/`ns-rescan`."""
@@ -115,6 +117,7 @@ class TestFabric:
             hostid=hostid or host_uuid,
             nsid=nsid,
             scan_delay=scan_delay,
+            module_parameters=ModuleParameters(module_parameters),
         )
         fabric_dir.mkdir(parents=True, exist_ok=True)
         config.dev_root.mkdir(parents=True, exist_ok=True)
@@ -122,7 +125,7 @@ class TestFabric:
         with fabric_lock(fabric.fabric_dir):
             write_config(fabric.fabric_dir, config)
             write_state(fabric.fabric_dir, FabricState())
-            fabric._sysfs.create_base(config.naming)
+            fabric._sysfs.create_base(config.naming, config.module_parameters)
             fabric._dev.add_placeholder("nvme-fabrics")
         return fabric
 

@@ -29,6 +29,28 @@ class Naming(str, Enum):
         return "N" if self is Naming.NON_MULTIPATH else "Y"
 
 
+class ModuleParameters(str, Enum):
+    """Which /sys/module/nvme_core/parameters files exist (NVME_HOST.md §1.6)."""
+
+    STANDARD = "standard"
+    """`multipath` (Y or N by the naming case), plus `iopolicy` when multipath is on."""
+
+    WITHOUT_MULTIPATH_PARAMETER = "without-multipath-parameter"
+    """RHEL 10: native multipath always on, no `multipath` file; `iopolicy` when multipath is on."""
+
+    NONE = "none"
+    """No nvme_core parameters at all (e.g. Talos 5.15 without CONFIG_NVME_MULTIPATH)."""
+
+    def files(self, naming: Naming) -> dict[str, str]:
+        multipath = naming is not Naming.NON_MULTIPATH
+        files = {}
+        if self is ModuleParameters.STANDARD:
+            files["multipath"] = naming.multipath_parameter
+        if self is not ModuleParameters.NONE and multipath:
+            files["iopolicy"] = "numa"
+        return files
+
+
 def lowest_free(used: Iterable[int], start: int = 0) -> int:
     """The number an IDA hands out: the lowest one not in use, from `start`."""
     taken = set(used)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomicio import write_json_atomically
-from .naming import Naming
+from .naming import ModuleParameters, Naming
 
 CONFIG_FILE = "fabric.json"
 STATE_FILE = "state.json"
@@ -33,6 +33,7 @@ class FabricConfig:
     """What /etc/nvme/hostid would hold: used when `connect` has no `-I`."""
     nsid: int = 1
     """The NSID every exported file is served as (set it to 5 to prove `n<I>` is not the NSID)."""
+    module_parameters: ModuleParameters = ModuleParameters.STANDARD
     scan_delay: float = 0.0
     """Seconds before the namespace scan after a connect or rescan completes; 0 means at once.
     The kernel scans asynchronously (NVME_HOST.md §2.6, §6.5), so code must poll for the disk."""
@@ -47,6 +48,7 @@ class FabricConfig:
             "hostid": self.hostid,
             "nsid": self.nsid,
             "scan_delay": self.scan_delay,
+            "module_parameters": self.module_parameters.value,
         }
 
     @classmethod
@@ -60,6 +62,7 @@ class FabricConfig:
             hostid=document["hostid"],
             nsid=int(document["nsid"]),
             scan_delay=float(document.get("scan_delay", 0.0)),
+            module_parameters=ModuleParameters(document.get("module_parameters", ModuleParameters.STANDARD.value)),
         )
 
 

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from .naming import Naming, controller_name, subsystem_name
+from .naming import ModuleParameters, Naming, controller_name, subsystem_name
 from .state import Controller, Subsystem
 
 NVME_CHAR_MAJOR = 241
@@ -111,7 +111,7 @@ class SysfsTree:
         self.controllers_dir = root / "devices" / "virtual" / "nvme-fabrics" / "ctl"
         self.subsystems_dir = root / "devices" / "virtual" / "nvme-subsystem"
 
-    def create_base(self, naming: Naming) -> None:
+    def create_base(self, naming: Naming, module_parameters: ModuleParameters) -> None:
         """The directories libnvme insists on (§1.1) and the multipath module parameters (§1.6)."""
         for directory in ("class/nvme", "class/nvme-subsystem", "class/block", "class/nvme-generic", "block"):
             (self.root / directory).mkdir(parents=True, exist_ok=True)
@@ -119,10 +119,9 @@ class SysfsTree:
         self.controllers_dir.mkdir(parents=True, exist_ok=True)
         self.subsystems_dir.mkdir(parents=True, exist_ok=True)
         _link(self.root / "class" / "nvme-fabrics" / "ctl", self.controllers_dir)
-        parameters = {"multipath": naming.multipath_parameter}
-        if naming is not Naming.NON_MULTIPATH:
-            parameters["iopolicy"] = "numa"
-        _write(self.root / "module" / "nvme_core" / "parameters", parameters)
+        parameters = module_parameters.files(naming)
+        if parameters:
+            _write(self.root / "module" / "nvme_core" / "parameters", parameters)
 
     def controller_dir(self, instance: int) -> Path:
         return self.controllers_dir / controller_name(instance)
