@@ -235,9 +235,12 @@ def plan_absent(current: Dict[str, Any], client: RdsClient, params: Dict[str, An
     return commands
 
 
-def predict(current: Dict[str, Any], params: Dict[str, Any], keys: Sequence[PublicKey]) -> Dict[str, Any]:
+def predict(
+    current: Dict[str, Any], params: Dict[str, Any], keys: Sequence[PublicKey], commands: Sequence[Command]
+) -> Dict[str, Any]:
     if params["state"] == "absent":
-        return {"group": None, "user": None, "keys": []}
+        removes_group = any(command.menu == "/user group" and command.verb == "remove" for command in commands)
+        return {"group": None if removes_group else current["group"], "user": None, "keys": []}
     return {
         "group": {"name": params["group"], "policy": sorted(set(params["group_policy"])), "comment": params["comment"]},
         "user": {"name": params["name"], "group": params["group"], "comment": params["comment"], "disabled": False},
@@ -262,7 +265,7 @@ def run(module: AnsibleModule, client: RdsClient) -> Dict[str, Any]:
         commands = plan_present(current, params, keys)
     else:
         commands = plan_absent(current, client, params)
-    expected = predict(current, params, keys)
+    expected = predict(current, params, keys, commands)
     after = expected
     if commands and not module.check_mode:
         for command in commands:
@@ -278,9 +281,8 @@ def run(module: AnsibleModule, client: RdsClient) -> Dict[str, Any]:
         "before": current,
         "after": after,
         "commands": [command.render_for_log() for command in commands],
+        "diff": {"before": current, "after": after},
     }
-    if module._diff:
-        result["diff"] = {"before": current, "after": after}
     return result
 
 

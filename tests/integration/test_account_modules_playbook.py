@@ -134,6 +134,14 @@ def test_hand_added_keys_are_left_alone_and_bad_keys_refused(
     assert run["bad_key"]["failed"] is True
     assert "User 'rds-csi'" in run["bad_key"]["msg"] and "base64" in run["bad_key"]["msg"]
 
+    _run_as_admin(emulator, client_key[0], "/user add name=other group=rds-csi")
+    removed = run_playbook(tmp_path, [_user_task("absent", connection, state="absent")])
+    assert removed["absent"]["changed"] is True
+    assert removed["absent"]["after"]["user"] is None
+    assert removed["absent"]["after"]["group"]["name"] == "rds-csi"
+    assert [group["name"] for group in _users(emulator)["groups"]] == ["rds-csi"]
+    assert [user["name"] for user in _users(emulator)["users"]] == ["other"]
+
 
 def test_directories_and_host_key(tmp_path: Path, emulator: EmulatorServer, client_key: tuple[Path, Path]) -> None:
     connection = connection_defaults(emulator, client_key[0])
