@@ -100,6 +100,15 @@ def loops_on(backing_file: Path) -> list[str]:
     return [line.split(":", 1)[0] for line in listing.stdout.splitlines() if line]
 
 
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="loop devices and mknod need root")
 
 
@@ -452,30 +461,47 @@ def test_system_subsystem_survives_disconnects_of_other_nqns(
 
 
 def test_lost_controller_comes_back_renumbered(emulator: Emulator, fabric: Fabric) -> None:
+    """§3.3: a stale user of the old disk keeps the subsystem (zero controllers, §1.4) and the
+    disk's instance, so the reconnected disk is `nvme0n2` on a new loop device."""
     volume = export_volume(emulator, "pvc-lost")
     with open(volume.backing_file, "r+b") as backing:
         backing.write(b"still here")
     assert connect(fabric.nvme, volume).returncode == 0
     old_node = resolve(fabric.sysfs, fabric.dev, volume.nqn, 1)
-    assert old_node is not None
+    assert old_node == fabric.dev / "nvme0n1"
     with open(old_node, "rb"):  # like a stale mount, keeps the old loop device busy
         (old_loop,) = loops_on(volume.backing_file)
         fabric.fabric.lose_controller(volume.nqn)
 
         assert resolve(fabric.sysfs, fabric.dev, volume.nqn, 1) is None
         assert not old_node.exists()
-        assert run_nvme(fabric.nvme, "list-subsys", "-o", "json").stdout == "[\n]\n"
+        (host,) = json.loads(run_nvme(fabric.nvme, "list-subsys", "-o", "json").stdout)
+        assert host["Subsystems"] == [{"Name": "nvme-subsys0", "NQN": volume.nqn, "Paths": []}]
+        stuck = run_nvme(fabric.nvme, "disconnect", "-n", volume.nqn)
+        assert stuck.stdout == f"NQN:{volume.nqn} disconnected 0 controller(s)\n"
 
-        assert fabric.fabric.reconnect_controller(volume.nqn, new_name=True) != "nvme0"
+        assert fabric.fabric.reconnect_controller(volume.nqn, new_name=True) == "nvme1"
         new_node = resolve(fabric.sysfs, fabric.dev, volume.nqn, 1)
-        assert new_node is not None and new_node != old_node
+        assert new_node == fabric.dev / "nvme0n2"
+        assert (fabric.sysfs / "class" / "nvme" / "nvme1" / "nvme0c1n2").is_dir()
         with open(new_node, "rb") as device:
             assert device.read(10) == b"still here"
         assert old_loop in loops_on(volume.backing_file) and len(loops_on(volume.backing_file)) == 2
-    deadline = time.monotonic() + 10
-    while old_loop in loops_on(volume.backing_file) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert loops_on(volume.backing_file) != [] and old_loop not in loops_on(volume.backing_file)
+
+    assert wait_until(lambda: old_loop not in loops_on(volume.backing_file))
+    assert fabric.fabric.snapshot().subsystem_by_nqn(volume.nqn).held_loops == []  # type: ignore[union-attr]
+    assert run_nvme(fabric.nvme, "disconnect", "-n", volume.nqn).stdout.endswith(" 1 controller(s)\n")
+    assert fabric.fabric.snapshot().subsystems == []
+
+
+def test_a_lost_subsystem_without_users_goes_at_once(emulator: Emulator, fabric: Fabric) -> None:
+    volume = export_volume(emulator, "pvc-free")
+    assert connect(fabric.nvme, volume).returncode == 0
+    fabric.fabric.lose_controller(volume.nqn)
+    assert run_nvme(fabric.nvme, "list-subsys", "-o", "json").stdout == "[\n]\n"
+    assert loops_on(volume.backing_file) == []
+    assert fabric.fabric.reconnect_controller(volume.nqn, new_name=True) == "nvme1"
+    assert resolve(fabric.sysfs, fabric.dev, volume.nqn, 1) == fabric.dev / "nvme1n1"
 
 
 def test_reconnect_may_reuse_the_name(emulator: Emulator, fabric: Fabric) -> None:
@@ -689,15 +715,6 @@ def test_module_entry_point_and_simple_commands(fabric: Fabric) -> None:
     assert (unknown.returncode, unknown.stderr) == (1, "ERROR: Invalid sub-command 'frobnicate'\n")
     no_nqn = run_nvme(fabric.nvme, "connect", "-t", "tcp", "-a", "127.0.0.1")
     assert (no_nqn.returncode, no_nqn.stderr) == (1, "required argument [--nqn | -n] not specified\n")
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def test_namespace_scan_can_lag_behind_connect_and_rescan(emulator: Emulator, make_fabric: MakeFabric) -> None:

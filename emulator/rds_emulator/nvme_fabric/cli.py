@@ -138,9 +138,9 @@ def list_subsystems(fabric: TestFabric, arguments: Sequence[str], out: TextIO) -
             raise FabricError([f"Failed to open {options.device}: No such file or directory"])
         state.controllers = [item for item in state.controllers if item.subsystem == disk.subsystem]
     if options.output_format == "json":
-        out.write(json_c_pretty(list_subsys(state)) + "\n")
+        out.write(json_c_pretty(list_subsys(state, fabric.config)) + "\n")
         return 0
-    for _host, subsystems in libnvme_topology(state):
+    for _host, subsystems in libnvme_topology(state, (fabric.config.hostnqn, fabric.config.hostid)):
         for subsystem, controllers in subsystems:
             out.write(f"{subsystem_name(subsystem.instance)} - NQN={subsystem.nqn}\n\\\n")
             for controller in controllers:

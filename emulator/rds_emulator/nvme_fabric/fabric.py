@@ -155,14 +155,17 @@ class TestFabric:
                 raise FileNotFoundError(f"the test fabric {self.fabric_dir} was torn down")
             state = read_state(self.fabric_dir)
             try:
-                self._apply_attribute_writes(state)
+                self._catch_up(state)
                 yield state
             finally:
                 write_state(self.fabric_dir, state)
 
-    def _apply_attribute_writes(self, state: FabricState) -> None:
-        """What node code wrote into `delete_controller` or `rescan_controller` since the last
-        operation: sysfs would have acted on the write at once, the fabric acts now."""
+    def _catch_up(self, state: FabricState) -> None:
+        """What happened since the last operation: subsystems whose stale users let go, and what
+        node code wrote into `delete_controller` or `rescan_controller` (the kernel acts at once,
+        the fabric acts now)."""
+        for subsystem in [item for item in state.subsystems if item.held_loops]:
+            self._drop_subsystem_if_unused(state, subsystem)
         for controller in list(state.controllers):
             directory = self._sysfs.controller_dir(controller.instance)
             if _written(directory / "delete_controller"):
@@ -271,7 +274,9 @@ class TestFabric:
 
     def lose_controller(self, nqn: str) -> None:
         """ctrl_loss_tmo expired: the controllers, the disks and their /dev nodes are gone; the
-        loop device is detached (once its last user, e.g. a stale mount, lets go)."""
+        loop device is detached once its last user lets go. While a stale user (a mount, an open
+        file) holds it, the subsystem stays with zero controllers and keeps its number and the
+        disk's instance, so a reconnect joins it and the disk comes back as `...n2` (§3.3)."""
         with self._transaction() as state:
             subsystem = self._connected(state, nqn)
             controllers = state.controllers_of(subsystem.instance)
@@ -473,6 +478,9 @@ class TestFabric:
     ) -> Controller:
         instance = lowest_free(state.instances_in_use() | avoid)
         subsystem = state.subsystem_by_nqn(request.nqn)
+        if subsystem is not None and not state.disks_of(subsystem.instance):
+            # a new head/namespace instance: the old one may still be held by a stale user
+            subsystem.namespace_instance = lowest_free(subsystem.held_instances, start=1)
         if subsystem is None:
             subsystem = Subsystem(
                 instance=instance,
@@ -515,13 +523,31 @@ class TestFabric:
         return controller
 
     def _remove_controller(self, state: FabricState, controller: Controller) -> None:
+        """Delete a controller; the last one takes its subsystem along unless a stale user of one
+        of the subsystem's disks holds it (then it stays, with zero controllers, §1.4)."""
         subsystem = state.subsystem(controller.subsystem)
+        loops = {disk.loop for disk in state.disks_of(subsystem.instance) if disk.loop is not None}
         self._remove_namespace_disks(state, subsystem, controller)
         self._sysfs.remove_controller(controller)
         self._dev.remove(controller_name(controller.instance))
         state.controllers.remove(controller)
         if not state.controllers_of(subsystem.instance):
             self._remove_head(state, subsystem)
+        for loop in sorted(loops - {disk.loop for disk in state.disks}):
+            if loopdev.attached_file(loop) == str(Path(subsystem.backing_file).resolve()):
+                subsystem.held_loops.append(loop)
+                subsystem.held_instances = sorted({*subsystem.held_instances, subsystem.namespace_instance})
+        self._drop_subsystem_if_unused(state, subsystem)
+
+    def _drop_subsystem_if_unused(self, state: FabricState, subsystem: Subsystem) -> None:
+        subsystem.held_loops = [
+            loop
+            for loop in subsystem.held_loops
+            if loopdev.attached_file(loop) == str(Path(subsystem.backing_file).resolve())
+        ]
+        if not subsystem.held_loops:
+            subsystem.held_instances = []
+        if not state.controllers_of(subsystem.instance) and not subsystem.held_loops:
             self._sysfs.remove_subsystem(subsystem.instance)
             state.subsystems.remove(subsystem)
 

@@ -31,23 +31,27 @@ def json_c_pretty(value: Any, indent: int = 0) -> str:
 Topology = list[tuple[tuple[str, str], list[tuple[Subsystem, list[Controller]]]]]
 
 
-def libnvme_topology(state: FabricState) -> Topology:
+def libnvme_topology(state: FabricState, default_host: tuple[str, str]) -> Topology:
     """Hosts → subsystems → controllers in the order libnvme 1.3 lists them: it scans the
     controllers in alphabetical order (`nvme0`, `nvme1`, `nvme10`, `nvme2`), creates each host and
     each (host, subsystem) on first sight, and inserts every new object at the head of its list,
     so every level comes out in reverse order of discovery. A subsystem whose controllers use two
-    host NQNs appears under both hosts."""
+    host NQNs appears under both hosts; one with no controller left, found when the subsystems
+    are scanned afterwards, under the default host (/etc/nvme/hostnqn)."""
     hosts: dict[tuple[str, str], dict[int, list[Controller]]] = {}
     for controller in sorted(state.controllers, key=lambda item: controller_name(item.instance)):
         subsystems = hosts.setdefault((controller.hostnqn, controller.hostid), {})
         subsystems.setdefault(controller.subsystem, []).append(controller)
+    for subsystem in sorted(state.subsystems, key=lambda item: subsystem_name(item.instance)):
+        if not state.controllers_of(subsystem.instance):
+            hosts.setdefault(default_host, {})[subsystem.instance] = []
     return [
         (host, [(state.subsystem(number), controllers[::-1]) for number, controllers in reversed(subsystems.items())])
         for host, subsystems in reversed(hosts.items())
     ]
 
 
-def list_subsys(state: FabricState) -> list[Any]:
+def list_subsys(state: FabricState, config: FabricConfig) -> list[Any]:
     """An array of host objects, one per (hostnqn, hostid) of the controllers."""
     return [
         {
@@ -70,7 +74,7 @@ def list_subsys(state: FabricState) -> list[Any]:
                 for subsystem, controllers in subsystems
             ],
         }
-        for (hostnqn, hostid), subsystems in libnvme_topology(state)
+        for (hostnqn, hostid), subsystems in libnvme_topology(state, (config.hostnqn, config.hostid))
     ]
 
 
@@ -133,7 +137,7 @@ def list_verbose(state: FabricState, config: FabricConfig) -> dict[str, Any]:
                     for subsystem, controllers in subsystems
                 ],
             }
-            for (hostnqn, hostid), subsystems in libnvme_topology(state)
+            for (hostnqn, hostid), subsystems in libnvme_topology(state, (config.hostnqn, config.hostid))
         ]
     }
 

@@ -101,6 +101,10 @@ class Subsystem:
     namespace_instance: int
     serial: str
     namespace_present: bool = True
+    held_loops: list[str] = field(default_factory=list)
+    """Loop devices of disks removed while something (a stale mount) still had them open; while
+    any is still attached, the subsystem outlives its controllers and `held_instances` stay taken."""
+    held_instances: list[int] = field(default_factory=list)
 
 
 @dataclass
