@@ -128,9 +128,13 @@ def _settled_usage(runtime: NodeRuntime, device: BlockDevice) -> node_devices.Us
     re-checked for up to EXCLUSIVE_OPEN_GRACE: the last reference of a just-unmounted filesystem
     can outlive umount briefly (a copy of the mount in a mount namespace being torn down)."""
     deadline = time.monotonic() + EXCLUSIVE_OPEN_GRACE
+    checks = 0
     while True:
         usage = node_devices.usage(device.path, number_of(device), runtime.mounts(), [runtime.sysfs_root])
+        checks += 1
         if usage.holders or usage.mount_points or not usage.in_use or time.monotonic() > deadline:
+            if checks > 1:
+                LOG.info("exclusive open re-checked", extra={"fields": {"device": device.path, "checks": checks}})
             return usage
         time.sleep(0.05)
 
