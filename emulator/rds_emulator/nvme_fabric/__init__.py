@@ -1,8 +1,9 @@
 """A stand-in for nvme-cli and the kernel's NVMe/TCP sysfs on loop devices, serving the RDS
 emulator's exports (NVME_HOST.md; emulator/README.md "Test NVMe fabric")."""
 
+from .connect_checks import ConnectRequest
 from .errors import AlreadyConnected, ConnectRefused, FabricError, UnknownDevice
-from .fabric import ConnectRequest, TestFabric
+from .fabric import TestFabric
 from .naming import ModuleParameters, Naming
 
 __all__ = [

@@ -12,8 +12,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
+from .connect_checks import DEFAULT_TRSVCID, ConnectRequest
 from .errors import FabricError, UnknownDevice
-from .fabric import BACKGROUND_SCAN_COMMAND, DEFAULT_TRSVCID, ConnectRequest, TestFabric, new_hostnqn
+from .fabric import BACKGROUND_SCAN_COMMAND, TestFabric, new_hostnqn
 from .listing import json_c_pretty, libnvme_topology, list_simple, list_subsys, list_verbose
 from .naming import controller_name, subsystem_name
 from .sysfs_tree import format_address
