@@ -832,3 +832,36 @@ def test_real_nvme_disconnect_acts_on_the_fabric(emulator: Emulator, fabric: Fab
     assert by_device.returncode == 0, by_device.stderr
     assert run_nvme(fabric.nvme, "list-subsys", "-o", "json").stdout == "[\n]\n"
     assert loops_on(first.backing_file) == [] and loops_on(second.backing_file) == []
+
+
+def test_mkfs_and_mount_through_the_node_and_a_loss_under_the_mount(
+    emulator: Emulator, fabric: Fabric, tmp_path: Path
+) -> None:
+    volume = export_volume(emulator, "pvc-mount", size="32M")
+    assert connect(fabric.nvme, volume).returncode == 0
+    node = resolve(fabric.sysfs, fabric.dev, volume.nqn, 1)
+    assert node is not None
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(node)], timeout=60, check=True)
+    mount_point = tmp_path / "mnt"
+    mount_point.mkdir()
+    subprocess.run(["mount", str(node), str(mount_point)], timeout=60, check=True)
+    try:
+        (mount_point / "hello").write_text("from the fabric")
+        major, minor = (
+            int(part) for part in read_attribute(fabric.sysfs / "class" / "block" / node.name / "dev").split(":")
+        )
+        assert os.stat(mount_point).st_dev == os.makedev(major, minor)
+
+        fabric.fabric.lose_controller(volume.nqn)
+
+        assert not (fabric.sysfs / "dev" / "block" / f"{major}:{minor}").exists()
+        (host,) = json.loads(run_nvme(fabric.nvme, "list-subsys", "-o", "json").stdout)
+        assert host["Subsystems"][0]["Paths"] == []
+        fabric.fabric.reconnect_controller(volume.nqn)
+        assert resolve(fabric.sysfs, fabric.dev, volume.nqn, 1) == fabric.dev / "nvme0n2"
+    finally:
+        subprocess.run(["umount", str(mount_point)], timeout=60, check=True)
+    assert wait_until(lambda: len(loops_on(volume.backing_file)) == 1)
+    assert run_nvme(fabric.nvme, "disconnect", "-n", volume.nqn).stdout.endswith(" 1 controller(s)\n")
+    assert fabric.fabric.snapshot().subsystems == []
+    assert loops_on(volume.backing_file) == []
