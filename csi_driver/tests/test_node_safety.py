@@ -13,6 +13,7 @@ from typing import Any
 
 import grpc
 import pytest
+from ansible_collections.srvlab.rds.plugins.module_utils.node_mounts import read_mountinfo
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_config import NvmeHostConfig
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_errors import UnmanagedNqnError
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_host import NvmeHost
@@ -195,3 +196,19 @@ def test_stale_mount_is_reported(start_node_driver: Callable[..., NodeHarness]) 
     harness.csi.node.NodeUnpublishVolume(node_unpublish(volume))
     harness.csi.node.NodeUnstageVolume(node_unstage(volume))
     assert not mount_points(volume.staging)
+
+
+def test_mounted_device_is_never_checked_or_mounted_again(start_node_driver: Callable[..., NodeHarness]) -> None:
+    """A stage of the same volume at a second staging path finds the device mounted at the first:
+    refused before any fsck or mount, so the mount table keeps one entry of the device."""
+    harness = start_node_driver()
+    volume = NodeVolume.create(harness, "pvc-twice", mount())
+    harness.csi.node.NodeStageVolume(node_stage(volume, mount()))
+    device = mount_points(volume.staging)[0].device
+    second = Path(volume.staging).parent / "second"
+    second.mkdir()
+    code, message = error_of(lambda: harness.csi.node.NodeStageVolume(node_stage(volume, mount(), str(second))))
+    assert code == grpc.StatusCode.FAILED_PRECONDITION and volume.staging in message
+    assert not mount_points(str(second))
+    assert [entry.mount_point for entry in read_mountinfo() if entry.device == device] == [volume.staging]
+    harness.csi.node.NodeUnstageVolume(node_unstage(volume))
