@@ -1,0 +1,112 @@
+"""playbooks/repair.yml's RDS runbooks by real ansible-playbook against the emulator and the Kubernetes API fake.
+
+The node play uses srvlab.rds.nvme_connection, which has its own tests; here no node is named, so
+only the RDS play runs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import DiskSpec, ExportSpec, RdsClient
+from rds_emulator.server import EmulatorServer
+
+from tests.integration.kube_api_fake import KubeApiFake
+from tests.integration.playbooks import COLLECTIONS, PLAYBOOK_TIMEOUT, REPO
+
+GIB = 1024**3
+BASE = "/storage-pool/metal-csi"
+
+
+def _repair(tmp_path: Path, inventory: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    environment = dict(os.environ)
+    environment.update(
+        ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_RETRY_FILES_ENABLED="0",
+        ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
+        ANSIBLE_HOME=str(tmp_path / "home"),
+    )
+    return subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            str(inventory),
+            str(REPO / "playbooks" / "repair.yml"),
+            *arguments,
+        ],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=PLAYBOOK_TIMEOUT,
+        check=False,
+    )
+
+
+def _inventory(tmp_path: Path, emulator: EmulatorServer, private_key: Path) -> Path:
+    host, port = emulator.address
+    inventory = {
+        "all": {
+            "hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}},
+            "children": {
+                "rds": {
+                    "hosts": {
+                        "rds1": {
+                            "ansible_host": host,
+                            "ansible_connection": "local",
+                            "ansible_python_interpreter": sys.executable,
+                            "rds_storage_port": port,
+                            "rds_storage_private_key_file": str(private_key),
+                            "rds_storage_host_key": emulator.host_public_key_line,
+                        }
+                    }
+                },
+                "csi_nodes_regular": {"hosts": {}},
+            },
+        }
+    }
+    path = tmp_path / "inventory.yml"
+    path.write_text(yaml.safe_dump(inventory))
+    return path
+
+
+def test_rds_runbooks(
+    tmp_path: Path, emulator: EmulatorServer, client_key: tuple[Path, Path], rds: RdsClient, kube_api: KubeApiFake
+) -> None:
+    rds.add_disk(
+        DiskSpec("pvc-live", BASE + "/pvc-live.img", GIB, export=ExportSpec(nqn="nqn.2000-02.com.mikrotik:pvc-live"))
+    )
+    rds.add_disk(DiskSpec("pvc-orphan", BASE + "/pvc-orphan.img", GIB))
+    rds.set_export("pvc-live", ExportSpec(enabled=False))
+    kube_api.add_persistent_volume("pv-live", "pvc-live")
+    kubeconfig = kube_api.write_kubeconfig(tmp_path / "kubeconfig")
+    inventory = _inventory(tmp_path, emulator, client_key[0])
+
+    commands_before = emulator.stats.commands_executed
+    untagged = _repair(tmp_path, inventory, "-e", "volume_id=pvc-live")
+    assert untagged.returncode == 0, untagged.stdout + untagged.stderr
+    assert emulator.stats.commands_executed == commands_before
+
+    inspected = _repair(tmp_path, inventory, "-t", "inspect", "-e", "volume_id=pvc-live")
+    assert inspected.returncode == 0, inspected.stdout + inspected.stderr
+    assert '"nvme_export": false' in inspected.stdout
+
+    reexported = _repair(tmp_path, inventory, "-t", "reexport", "-e", "volume_id=pvc-live")
+    assert reexported.returncode == 0, reexported.stdout + reexported.stderr
+    disk = rds.get_disk("pvc-live")
+    assert disk is not None and disk.export.enabled
+
+    grown = _repair(tmp_path, inventory, "-t", "grow", "-e", "volume_id=pvc-live", "-e", "repair_size=2G")
+    assert grown.returncode == 0, grown.stdout + grown.stderr
+    disk = rds.get_disk("pvc-live")
+    assert disk is not None and disk.size == 2 * GIB
+
+    orphans = _repair(tmp_path, inventory, "-t", "orphans", "-e", "repair_kubeconfig=%s" % kubeconfig)
+    assert orphans.returncode == 0, orphans.stdout + orphans.stderr
+    assert '"pvc-orphan"' in orphans.stdout
+    assert rds.get_disk("pvc-orphan") is not None
