@@ -680,18 +680,29 @@ def test_synthetic_controllers_for_benchmarks(make_fabric: MakeFabric) -> None:
 def test_teardown_detaches_every_loop_even_after_a_crash(emulator: Emulator, fabric: Fabric) -> None:
     first, second = export_volume(emulator, "pvc-t1"), export_volume(emulator, "pvc-t2")
     assert connect(fabric.nvme, first).returncode == 0
-    # A crash right after losetup: the attachment is recorded, its device never written down.
-    state = read_state(fabric.fabric.fabric_dir)
-    state.loops.append(LoopAttachment(backing_file=str(second.backing_file.resolve())))
-    write_state(fabric.fabric.fabric_dir, state)
-    subprocess.run(["losetup", "--find", str(second.backing_file)], timeout=30, check=True)
-    assert len(loops_on(second.backing_file)) == 1
+    # Another fabric (another node) has the second file attached; it must survive our teardown.
+    other = subprocess.run(
+        ["losetup", "--find", "--show", str(second.backing_file)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout.strip()
+    try:
+        # A crash right after losetup: the attachment is recorded, its device never written down.
+        state = read_state(fabric.fabric.fabric_dir)
+        state.loops.append(LoopAttachment(backing_file=str(second.backing_file.resolve()), others=[other]))
+        write_state(fabric.fabric.fabric_dir, state)
+        subprocess.run(["losetup", "--find", str(second.backing_file)], timeout=30, check=True)
+        assert len(loops_on(second.backing_file)) == 2
 
-    fabric.fabric.teardown()
-    fabric.fabric.teardown()
+        fabric.fabric.teardown()
+        fabric.fabric.teardown()
 
-    for volume in (first, second):
-        assert loops_on(volume.backing_file) == []
+        assert loops_on(first.backing_file) == []
+        assert loops_on(second.backing_file) == [other]
+    finally:
+        subprocess.run(["losetup", "--detach", other], timeout=30, check=True)
     assert (
         str(first.backing_file)
         not in subprocess.run(["losetup", "-a"], capture_output=True, text=True, timeout=30, check=True).stdout

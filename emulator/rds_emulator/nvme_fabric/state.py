@@ -126,6 +126,8 @@ class LoopAttachment:
 
     backing_file: str
     device: str | None = None
+    others: list[str] = field(default_factory=list)
+    """Loop devices already on the file before ours (another fabric's): never ours to detach."""
 
 
 @dataclass

@@ -240,7 +240,9 @@ class Topology:
 
     def _attach(self, state: FabricState, backing_file: Path) -> loopdev.LoopDevice:
         """Record the attachment first, so teardown finds the device even if we die right after."""
-        attachment = LoopAttachment(backing_file=str(backing_file.resolve()))
+        attachment = LoopAttachment(
+            backing_file=str(backing_file.resolve()), others=loopdev.devices_on(backing_file.resolve())
+        )
         state.loops.append(attachment)
         self._persist(state)
         try:
@@ -256,7 +258,8 @@ class Topology:
     def detach(attachment: LoopAttachment) -> None:
         if attachment.device is None:
             for device in loopdev.devices_on(Path(attachment.backing_file)):
-                loopdev.detach(device)
+                if device not in attachment.others:
+                    loopdev.detach(device)
         elif loopdev.attached_file(attachment.device) == attachment.backing_file:
             loopdev.detach(attachment.device)
 
