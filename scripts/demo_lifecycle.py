@@ -25,6 +25,7 @@ from rds_csi.proto import csi_pb2, csi_pb2_grpc
 
 GIB = 1024**3
 DATA_BYTES = 8 * 1024 * 1024
+CAP_SYS_RESOURCE = 24
 T = TypeVar("T")
 
 
@@ -277,16 +278,34 @@ def size_text(size: int) -> str:
     return "%.2f GiB" % (size / GIB) if size >= GIB else "%.1f MiB" % (size / 1024**2)
 
 
+def pick_filesystem() -> str:
+    """ext4 grows online only with CAP_SYS_RESOURCE, which some sandboxes withhold even from root;
+    xfs_growfs needs CAP_SYS_ADMIN only. A privileged node plugin container has both."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("CapEff:"):
+            if int(line.split()[1], 16) >> CAP_SYS_RESOURCE & 1:
+                return "ext4"
+            print("  (this machine withholds CAP_SYS_RESOURCE, which growing a mounted ext4 needs: using xfs)")
+            return "xfs"
+    return "ext4"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--endpoint", required=True, help="the driver's socket, unix:///path")
     parser.add_argument("--node-id", required=True)
     parser.add_argument("--work-dir", type=Path, required=True, help="where staging and target paths are made")
-    parser.add_argument("--fs-type", default="ext4", choices=("ext4", "xfs"))
+    parser.add_argument(
+        "--fs-type",
+        default="auto",
+        choices=("auto", "ext4", "xfs"),
+        help="auto: ext4 where the kernel allows growing it online here (CAP_SYS_RESOURCE), otherwise xfs",
+    )
     options = parser.parse_args()
+    fs_type = options.fs_type if options.fs_type != "auto" else pick_filesystem()
     channel = grpc.insecure_channel(options.endpoint.replace("unix:///", "unix:/"))
     grpc.channel_ready_future(channel).result(timeout=30)
-    lifecycle = Lifecycle(channel, options.node_id, options.work_dir, options.fs_type)
+    lifecycle = Lifecycle(channel, options.node_id, options.work_dir, fs_type)
     started = time.perf_counter()
     try:
         intact = lifecycle.run()
@@ -295,8 +314,8 @@ def main() -> int:
         return 1
     total = time.perf_counter() - started
     print(
-        "Lifecycle: %d steps through the CSI socket in %.1f s; data restored from the snapshot is %s."
-        % (len(lifecycle.steps), total, "intact" if intact else "DIFFERENT")
+        "Lifecycle (%s): %d steps through the CSI socket in %.1f s; data restored from the snapshot is %s."
+        % (fs_type, len(lifecycle.steps), total, "intact" if intact else "DIFFERENT")
     )
     return 0 if intact else 1
 

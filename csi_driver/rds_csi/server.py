@@ -23,6 +23,7 @@ from rds_csi.controller import Controller
 from rds_csi.health import Health
 from rds_csi.identity import Identity
 from rds_csi.node import Node
+from rds_csi.node_runtime import NodeRuntime
 from rds_csi.nodes import KubernetesNodes, NodeRegistry, StaticNodes
 from rds_csi.proto import csi_pb2_grpc, health_pb2_grpc
 from rds_csi.volumes import Backend
@@ -54,7 +55,8 @@ class Driver:
             csi_pb2_grpc.add_ControllerServicer_to_server(Controller(backend), self.server)
             services.append("csi.v1.Controller")
         if config.runs_node:
-            csi_pb2_grpc.add_NodeServicer_to_server(Node(config.node_id, config.zone), self.server)
+            runtime = NodeRuntime.from_config(config)
+            csi_pb2_grpc.add_NodeServicer_to_server(Node(config.node_id, config.zone, runtime), self.server)
             services.append("csi.v1.Node")
         identity = Identity(controller=config.runs_controller, ready=self._ready)
         csi_pb2_grpc.add_IdentityServicer_to_server(identity, self.server)
