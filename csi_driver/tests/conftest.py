@@ -194,15 +194,14 @@ def start_node_driver(
     started: list[tuple[Any, grpc.Channel]] = []
 
     def start(**changes: Any) -> NodeHarness:
-        config = dataclasses.replace(
-            driver_config,
-            nvme_binary=str(nvme),
-            sysfs_root=str(node_fabric.config.sysfs_root),
-            dev_root=str(node_fabric.config.dev_root),
-            host_nqn_file=str(host_nqn_file),
-            device_wait_timeout=10.0,
-            **changes,
-        )
+        settings: dict[str, Any] = {
+            "nvme_binary": str(nvme),
+            "sysfs_root": str(node_fabric.config.sysfs_root),
+            "dev_root": str(node_fabric.config.dev_root),
+            "host_nqn_file": str(host_nqn_file),
+            "device_wait_timeout": 10.0,
+        }
+        config = dataclasses.replace(driver_config, **{**settings, **changes})
         driver = Driver(dataclasses.replace(config, mode="controller"))
         csi_pb2_grpc.add_NodeServicer_to_server(
             Node(config.node_id, config.zone, NodeRuntime.from_config(config)), driver.server

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -184,3 +186,27 @@ def test_info_and_capabilities(harness: NodeHarness) -> None:
         for item in harness.csi.node.NodeGetCapabilities(csi_pb2.NodeGetCapabilitiesRequest()).capabilities
     }
     assert advertised == {rpc.STAGE_UNSTAGE_VOLUME, rpc.EXPAND_VOLUME, rpc.GET_VOLUME_STATS, rpc.VOLUME_CONDITION}
+
+
+def test_busy_volume_is_aborted_and_a_missing_device_unavailable(
+    start_node_driver: Callable[..., NodeHarness],
+) -> None:
+    """A second RPC on a volume whose stage is still waiting for its device gets Aborted at once;
+    the waiting stage ends at the device deadline with Unavailable and formats nothing."""
+    harness = start_node_driver(device_wait_timeout=3.0)
+    volume = NodeVolume.create(harness, "pvc-busy", mount())
+    harness.csi.node.NodeStageVolume(node_stage(volume, block()))
+    harness.fabric.remove_device(volume.nqn)  # connected, but the namespace's disk is gone
+    outcome: list[tuple[grpc.StatusCode, str]] = []
+    waiting = threading.Thread(
+        target=lambda: outcome.append(error_of(lambda: harness.csi.node.NodeStageVolume(node_stage(volume, mount()))))
+    )
+    waiting.start()
+    time.sleep(1.0)
+    code, message = error_of(lambda: harness.csi.node.NodeUnstageVolume(node_unstage(volume)))
+    waiting.join(timeout=30)
+    assert code == grpc.StatusCode.ABORTED and volume.id in message
+    assert outcome and outcome[0][0] == grpc.StatusCode.UNAVAILABLE and "did not appear" in outcome[0][1]
+    assert not os.listdir(volume.staging)
+    harness.csi.node.NodeUnstageVolume(node_unstage(volume))
+    assert volume.nqn not in {subsystem.nqn for subsystem in harness.fabric.snapshot().subsystems}
