@@ -1,7 +1,7 @@
 """playbooks/repair.yml's RDS runbooks by real ansible-playbook against the emulator and the Kubernetes API fake.
 
 The node play uses srvlab.rds.nvme_connection, which has its own tests; here no node is named, so
-only the RDS play runs.
+only the RDS play runs, although the inventory has a regular node.
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ def _inventory(tmp_path: Path, emulator: EmulatorServer, private_key: Path) -> P
                         }
                     }
                 },
-                "csi_nodes_regular": {"hosts": {}},
+                # Without -e repair_node no node task may run: this node would fail one (no sudo, no NVMe).
+                "csi_nodes_regular": {"hosts": {"node1": {"ansible_connection": "local"}}},
             },
         }
     }
