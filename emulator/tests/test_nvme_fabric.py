@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from emulator_harness import Emulator
-from rds_emulator.nvme_fabric import ConnectRequest, ModuleParameters, Naming, TestFabric
+from rds_emulator.nvme_fabric import CliProfile, ConnectRequest, ModuleParameters, Naming, TestFabric
 from rds_emulator.nvme_fabric.state import LoopAttachment, read_state, write_state
 
 NQN_PREFIX = "nqn.2000-02.com.mikrotik:"
@@ -129,10 +129,12 @@ def make_fabric(tmp_path: Path, emulator: Emulator) -> Iterator[MakeFabric]:
 
     def make(
         naming: Naming = Naming.MULTIPATH,
+        *,
         nsid: int = 1,
         sysfs_root: Path | None = None,
         scan_delay: float = 0.0,
         module_parameters: ModuleParameters = ModuleParameters.STANDARD,
+        cli_profile: CliProfile = CliProfile.DEBIAN_12,
     ) -> Fabric:
         base = tmp_path / f"fabric{len(created)}"
         sysfs = sysfs_root or base / "sys"
@@ -145,6 +147,7 @@ def make_fabric(tmp_path: Path, emulator: Emulator) -> Iterator[MakeFabric]:
             nsid=nsid,
             scan_delay=scan_delay,
             module_parameters=module_parameters,
+            cli_profile=cli_profile,
         )
         created.append(fabric)
         return Fabric(fabric, fabric.write_nvme_executable(base / "bin" / "nvme"), sysfs, base / "dev")
@@ -876,3 +879,27 @@ def test_mkfs_and_mount_through_the_node_and_a_loss_under_the_mount(
     assert run_nvme(fabric.nvme, "disconnect", "-n", volume.nqn).stdout.endswith(" 1 controller(s)\n")
     assert fabric.fabric.snapshot().subsystems == []
     assert loops_on(volume.backing_file) == []
+
+
+def test_the_nvme_cli_2_8_profile(emulator: Emulator, make_fabric: MakeFabric) -> None:
+    fabric = make_fabric(cli_profile=CliProfile.UBUNTU_24_04)
+    volume = export_volume(emulator, "pvc-28")
+    other_host = "nqn.2014-08.org.nvmexpress:uuid:11111111-2222-3333-4444-555555555555"
+
+    first = connect(fabric.nvme, volume)
+    other = connect(fabric.nvme, volume, "-q", other_host, "-I", "11111111-2222-3333-4444-555555555555")
+    again = connect(fabric.nvme, volume)
+
+    assert (first.returncode, first.stdout) == (0, "connecting to device: nvme0\n")
+    assert (other.returncode, other.stdout) == (0, "connecting to device: nvme1\n")  # 2.6+: per host
+    assert (again.returncode, again.stderr) == (1, "already connected\n")
+    hosts = json.loads(run_nvme(fabric.nvme, "list-subsys", "-o", "json").stdout)
+    assert [host["HostNQN"] for host in hosts] == [other_host, fabric.fabric.config.hostnqn]
+    for host in hosts:
+        (subsystem,) = host["Subsystems"]
+        assert list(subsystem) == ["Name", "NQN", "IOPolicy", "Paths"] and subsystem["IOPolicy"] == "numa"
+    (device,) = json.loads(run_nvme(fabric.nvme, "list", "-o", "json").stdout)["Devices"]
+    assert list(device)[:3] == ["NameSpace", "DevicePath", "GenericPath"]
+    assert device["GenericPath"] == str(fabric.dev / "ng0n1") and (fabric.dev / "ng0n1").exists()
+    version = run_nvme(fabric.nvme, "version").stdout
+    assert version == "nvme version 2.8 (git 2.8)\nlibnvme version 1.8 (git 1.8)\n"

@@ -5,9 +5,11 @@ from .connect_checks import ConnectRequest
 from .errors import AlreadyConnected, ConnectRefused, FabricError, UnknownDevice
 from .fabric import TestFabric
 from .naming import ModuleParameters, Naming
+from .profiles import CliProfile
 
 __all__ = [
     "AlreadyConnected",
+    "CliProfile",
     "ConnectRefused",
     "ConnectRequest",
     "FabricError",

@@ -92,6 +92,8 @@ def connect(fabric: TestFabric, arguments: Sequence[str], out: TextIO) -> int:
     )
     if options.output_format == "json":
         out.write(json_c_pretty({"device": name}) + "\n")
+    elif fabric.config.cli_profile.announces_connect:
+        out.write(f"connecting to device: {name}\n")
     elif options.output_format == "normal":
         out.write(f"device: {name}\n")
     return 0
@@ -200,7 +202,7 @@ def show_hostnqn(fabric: TestFabric, arguments: Sequence[str], out: TextIO) -> i
 
 
 def version(fabric: TestFabric, arguments: Sequence[str], out: TextIO) -> int:
-    out.write("nvme version 2.3 (git 2.3)\nlibnvme version 1.3 (git 1.3)\n")
+    out.write(fabric.config.cli_profile.version_text)
     return 0
 
 

@@ -35,9 +35,12 @@ class ConnectRequest:
     host_iface: str = ""
 
 
-def check_not_connected(state: FabricState, request: ConnectRequest) -> None:
-    """nvme-cli 2.3's pre-check: same subsystem and address under any host NQN, any state."""
+def check_not_connected(state: FabricState, request: ConnectRequest, *, any_host: bool = True) -> None:
+    """nvme-cli's own pre-check: same subsystem and address in any state, under any host NQN
+    (2.3 to 2.5) or under the connecting host only (2.6 on)."""
     for controller in state.controllers:
+        if not any_host and controller.hostnqn != request.hostnqn:
+            continue
         subsystem = state.subsystem(controller.subsystem)
         if (
             subsystem.nqn == request.nqn

@@ -21,6 +21,7 @@ from .devnodes import DevNodes
 from .errors import UnknownDevice
 from .exports import read_exports
 from .naming import ModuleParameters, Naming, controller_name
+from .profiles import CliProfile
 from .state import (
     CONFIG_FILE,
     FabricConfig,
@@ -69,6 +70,7 @@ class TestFabric:
         nsid: int = 1,
         scan_delay: float = 0.0,
         module_parameters: ModuleParameters = ModuleParameters.STANDARD,
+        cli_profile: CliProfile = CliProfile.DEBIAN_12,
     ) -> TestFabric:
         """A new, empty fabric; `hostnqn`/`hostid` play /etc/nvme/hostnqn and /etc/nvme/hostid;
         with `scan_delay` namespace disks appear that many seconds after `connect`/`ns-rescan`."""
@@ -83,6 +85,7 @@ class TestFabric:
             nsid=nsid,
             scan_delay=scan_delay,
             module_parameters=ModuleParameters(module_parameters),
+            cli_profile=CliProfile(cli_profile),
         )
         fabric_dir.mkdir(parents=True, exist_ok=True)
         config.dev_root.mkdir(parents=True, exist_ok=True)
@@ -150,7 +153,7 @@ class TestFabric:
         """`nvme connect`: validated against the emulator's exports; returns the controller name."""
         with self._transaction() as state:
             request = self._resolve_host(request)
-            check_not_connected(state, request)
+            check_not_connected(state, request, any_host=self.config.cli_profile.already_connected_across_hosts)
             check_host_options(state, request)
             export = find_export(read_exports(self.config.emulator_state_dir), request)
             scan_later = self.config.scan_delay > 0

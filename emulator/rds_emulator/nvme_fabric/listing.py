@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .naming import Naming, controller_name, path_disk_name, subsystem_name
+from .naming import Naming, controller_name, generic_name, path_disk_name, subsystem_name
 from .state import Controller, Disk, FabricConfig, FabricState, Subsystem
 from .sysfs_tree import FIRMWARE, MODEL, format_address
 
@@ -57,25 +57,26 @@ def list_subsys(state: FabricState, config: FabricConfig) -> list[Any]:
         {
             "HostNQN": hostnqn,
             "HostID": hostid,
-            "Subsystems": [
-                {
-                    "Name": subsystem_name(subsystem.instance),
-                    "NQN": subsystem.nqn,
-                    "Paths": [
-                        {
-                            "Name": controller_name(controller.instance),
-                            "Transport": controller.transport,
-                            "Address": format_address(controller),
-                            "State": controller.state,
-                        }
-                        for controller in controllers
-                    ],
-                }
-                for subsystem, controllers in subsystems
-            ],
+            "Subsystems": [_subsystem_entry(subsystem, controllers, config) for subsystem, controllers in subsystems],
         }
         for (hostnqn, hostid), subsystems in libnvme_topology(state, (config.hostnqn, config.hostid))
     ]
+
+
+def _subsystem_entry(subsystem: Subsystem, controllers: list[Controller], config: FabricConfig) -> dict[str, Any]:
+    entry: dict[str, Any] = {"Name": subsystem_name(subsystem.instance), "NQN": subsystem.nqn}
+    if config.cli_profile.lists_iopolicy and config.module_parameters.multipath_configured:
+        entry["IOPolicy"] = "numa"
+    entry["Paths"] = [
+        {
+            "Name": controller_name(controller.instance),
+            "Transport": controller.transport,
+            "Address": format_address(controller),
+            "State": controller.state,
+        }
+        for controller in controllers
+    ]
+    return entry
 
 
 def _sizes(subsystem: Subsystem) -> dict[str, int]:
@@ -97,16 +98,14 @@ def list_simple(state: FabricState, config: FabricConfig) -> dict[str, Any]:
     devices = []
     for disk in sorted(state.disks, key=lambda item: item.name):
         subsystem = state.subsystem(disk.subsystem)
-        devices.append(
-            {
-                "NameSpace": subsystem.nsid,
-                "DevicePath": str(config.dev_root / disk.name),
-                "Firmware": FIRMWARE,
-                "ModelNumber": MODEL,
-                "SerialNumber": subsystem.serial,
-                **_sizes(subsystem),
-            }
+        device: dict[str, Any] = {"NameSpace": subsystem.nsid, "DevicePath": str(config.dev_root / disk.name)}
+        if config.cli_profile.lists_generic_path:
+            owner = subsystem.instance if disk.controller is None else disk.controller
+            device["GenericPath"] = str(config.dev_root / generic_name(owner, subsystem.namespace_instance))
+        device.update(
+            {"Firmware": FIRMWARE, "ModelNumber": MODEL, "SerialNumber": subsystem.serial, **_sizes(subsystem)}
         )
+        devices.append(device)
     return {"Devices": devices}
 
 

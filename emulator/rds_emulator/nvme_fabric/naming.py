@@ -33,20 +33,23 @@ class ModuleParameters(str, Enum):
     """Which /sys/module/nvme_core/parameters files exist (NVME_HOST.md §1.6)."""
 
     STANDARD = "standard"
-    """`multipath` (Y or N by the naming case), plus `iopolicy` when multipath is on."""
+    """CONFIG_NVME_MULTIPATH: `multipath` (Y or N by the naming case) and `iopolicy`."""
 
     WITHOUT_MULTIPATH_PARAMETER = "without-multipath-parameter"
-    """RHEL 10: native multipath always on, no `multipath` file; `iopolicy` when multipath is on."""
+    """RHEL 10: native multipath always on, no `multipath` file, only `iopolicy`."""
 
     NONE = "none"
-    """No nvme_core parameters at all (e.g. Talos 5.15 without CONFIG_NVME_MULTIPATH)."""
+    """No CONFIG_NVME_MULTIPATH (e.g. Talos 5.15): no parameter files, no subsystem `iopolicy`."""
+
+    @property
+    def multipath_configured(self) -> bool:
+        return self is not ModuleParameters.NONE
 
     def files(self, naming: Naming) -> dict[str, str]:
-        multipath = naming is not Naming.NON_MULTIPATH
         files = {}
         if self is ModuleParameters.STANDARD:
             files["multipath"] = naming.multipath_parameter
-        if self is not ModuleParameters.NONE and multipath:
+        if self.multipath_configured:
             files["iopolicy"] = "numa"
         return files
 

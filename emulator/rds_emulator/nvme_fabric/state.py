@@ -15,6 +15,7 @@ from typing import Any
 
 from ..atomicio import write_json_atomically
 from .naming import ModuleParameters, Naming
+from .profiles import CliProfile
 
 CONFIG_FILE = "fabric.json"
 STATE_FILE = "state.json"
@@ -34,6 +35,7 @@ class FabricConfig:
     nsid: int = 1
     """The NSID every exported file is served as (set it to 5 to prove `n<I>` is not the NSID)."""
     module_parameters: ModuleParameters = ModuleParameters.STANDARD
+    cli_profile: CliProfile = CliProfile.DEBIAN_12
     scan_delay: float = 0.0
     """Seconds before the namespace scan after a connect or rescan completes; 0 means at once.
     The kernel scans asynchronously (NVME_HOST.md §2.6, §6.5), so code must poll for the disk."""
@@ -49,6 +51,7 @@ class FabricConfig:
             "nsid": self.nsid,
             "scan_delay": self.scan_delay,
             "module_parameters": self.module_parameters.value,
+            "cli_profile": self.cli_profile.value,
         }
 
     @classmethod
@@ -63,6 +66,7 @@ class FabricConfig:
             nsid=int(document["nsid"]),
             scan_delay=float(document.get("scan_delay", 0.0)),
             module_parameters=ModuleParameters(document.get("module_parameters", ModuleParameters.STANDARD.value)),
+            cli_profile=CliProfile(document.get("cli_profile", CliProfile.DEBIAN_12.value)),
         )
 
 

@@ -129,7 +129,7 @@ class SysfsTree:
     def subsystem_dir(self, instance: int) -> Path:
         return self.subsystems_dir / subsystem_name(instance)
 
-    def add_subsystem(self, subsystem: Subsystem, naming: Naming) -> None:
+    def add_subsystem(self, subsystem: Subsystem, module_parameters: ModuleParameters) -> None:
         directory = self.subsystem_dir(subsystem.instance)
         directory.mkdir(parents=True, exist_ok=True)
         attributes = {
@@ -140,7 +140,7 @@ class SysfsTree:
             "subsystype": "nvm",
             "uevent": "",
         }
-        if naming is not Naming.NON_MULTIPATH:
+        if module_parameters.multipath_configured:
             attributes["iopolicy"] = "numa"
         _write(directory, attributes)
         _link(self.root / "class" / "nvme-subsystem" / directory.name, directory)

@@ -67,7 +67,7 @@ class Topology:
                 serial=uuid.uuid5(uuid.NAMESPACE_URL, request.nqn).hex[:20],
             )
             state.subsystems.append(subsystem)
-            self._sysfs.add_subsystem(subsystem, self.config.naming)
+            self._sysfs.add_subsystem(subsystem, self.config.module_parameters)
         controller = Controller(
             instance=instance,
             subsystem=subsystem.instance,
