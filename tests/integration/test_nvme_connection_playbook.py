@@ -14,6 +14,7 @@ import re
 import stat
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,9 @@ def dhchap_secret(seed: int) -> str:
     return "DHHC-1:00:%s:" % base64.b64encode(key + zlib.crc32(key).to_bytes(4, "little")).decode()
 
 
+@contextmanager
 def make_node(tmp_path: Path, emulator: EmulatorServer, naming: Naming) -> Iterator[Node]:
+    """A fabric for one test; torn down (loop devices detached) when the ``with`` block ends, even on failure."""
     fabric = TestFabric.create(tmp_path / "fabric", emulator.state_dir, tmp_path / "sys", tmp_path / "dev", naming)
     try:
         nvme = fabric.write_nvme_executable(tmp_path / "bin" / "nvme")
@@ -100,7 +103,8 @@ def make_node(tmp_path: Path, emulator: EmulatorServer, naming: Naming) -> Itera
 
 @pytest.fixture
 def node(tmp_path: Path, emulator: EmulatorServer) -> Iterator[Node]:
-    yield from make_node(tmp_path, emulator, Naming.MULTIPATH_SINGLE_CONTROLLER)
+    with make_node(tmp_path, emulator, Naming.MULTIPATH_SINGLE_CONTROLLER) as made:
+        yield made
 
 
 def is_block_device(path: str) -> bool:
@@ -237,7 +241,7 @@ def test_library_connects_finds_the_device_and_disconnects_in_every_naming_case(
     tmp_path: Path, emulator: EmulatorServer, rds: RdsClient, naming: Naming
 ) -> None:
     nqn = export(rds, VOLUME_ID)
-    for node in make_node(tmp_path, emulator, naming):
+    with make_node(tmp_path, emulator, naming) as node:
         host = NvmeHost(node.config, PREFIX, runner=SubprocessRunner())
         target = ConnectTarget(nqn=nqn, traddr="127.0.0.1", hostnqn=node.fabric.config.hostnqn)
         assert host.connect(target).created
