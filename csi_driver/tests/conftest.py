@@ -174,16 +174,9 @@ def unmount_everything_under(directory: str, read_mountinfo: Callable[[], Any]) 
 def start_node_driver(
     driver_config: Any, node_fabric: Any, emulator: EmulatorServer, tmp_path: Path
 ) -> Iterator[Callable[..., NodeHarness]]:
-    """Start the driver in mode ``all`` with the node service on the fabric's nvme, sysfs and /dev.
-
-    server.Driver does not build the node service's runtime yet, so the Driver is started for the
-    controller and the node servicer is added to the same gRPC server before it starts: one socket,
-    both services, as in mode ``all``.
-    """
+    """Start the driver in mode ``all`` with the node service on the fabric's nvme, sysfs and /dev."""
     import dataclasses
 
-    from rds_csi.node import Node
-    from rds_csi.node_runtime import NodeRuntime
     from rds_csi.proto import csi_pb2_grpc, health_pb2_grpc
     from rds_csi.server import Driver
 
@@ -202,10 +195,7 @@ def start_node_driver(
             "device_wait_timeout": 10.0,
         }
         config = dataclasses.replace(driver_config, **{**settings, **changes})
-        driver = Driver(dataclasses.replace(config, mode="controller"))
-        csi_pb2_grpc.add_NodeServicer_to_server(
-            Node(config.node_id, config.zone, NodeRuntime.from_config(config)), driver.server
-        )
+        driver = Driver(config)
         driver.start()
         channel = grpc.insecure_channel(driver.address)
         grpc.channel_ready_future(channel).result(timeout=10)
