@@ -272,6 +272,18 @@ def test_list_subsys_groups_hosts_and_empty_arrays_span_two_lines(emulator: Emul
     ]
 
 
+def test_list_subsys_for_one_namespace(emulator: Emulator, fabric: Fabric) -> None:
+    first, second = export_volume(emulator, "pvc-one"), export_volume(emulator, "pvc-two")
+    assert connect(fabric.nvme, first).returncode == 0
+    assert connect(fabric.nvme, second).returncode == 0
+
+    (host,) = json.loads(run_nvme(fabric.nvme, "list-subsys", "-o", "json", str(fabric.dev / "nvme1n1")).stdout)
+
+    assert [item["NQN"] for item in host["Subsystems"]] == [second.nqn]
+    wrong = run_nvme(fabric.nvme, "list-subsys", "-o", "json", "/dev/nvme1")
+    assert (wrong.returncode, wrong.stderr) == (1, "Invalid device name\n")
+
+
 def test_list_json_simple_and_verbose(emulator: Emulator, make_fabric: MakeFabric) -> None:
     fabric = make_fabric(Naming.MULTIPATH, nsid=5)
     volume = export_volume(emulator, "pvc-ls", size="16M")

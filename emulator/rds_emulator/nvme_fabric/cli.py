@@ -140,6 +140,7 @@ def list_subsystems(fabric: TestFabric, arguments: Sequence[str], out: TextIO) -
         if disk is None:
             raise FabricError([f"Failed to open {options.device}: No such file or directory"])
         state.controllers = [item for item in state.controllers if item.subsystem == disk.subsystem]
+        state.subsystems = [item for item in state.subsystems if item.instance == disk.subsystem]
     if options.output_format == "json":
         out.write(json_c_pretty(list_subsys(state, fabric.config)) + "\n")
         return 0
@@ -164,6 +165,9 @@ def list_devices(fabric: TestFabric, arguments: Sequence[str], out: TextIO) -> i
     return 0
 
 
+_USAGE_NS_RESCAN = "usage: nvme ns-rescan <device> [OPTIONS]"
+
+
 def ns_rescan(fabric: TestFabric, arguments: Sequence[str], out: TextIO) -> int:
     parser = _Parser(prog="nvme ns-rescan", add_help=False)
     parser.add_argument("device", nargs="?")
@@ -175,9 +179,6 @@ def ns_rescan(fabric: TestFabric, arguments: Sequence[str], out: TextIO) -> int:
         raise FabricError([f"{options.device}: No such file or directory", _USAGE_NS_RESCAN])
     fabric.rescan(name)
     return 0
-
-
-_USAGE_NS_RESCAN = "usage: nvme ns-rescan <device> [OPTIONS]"
 
 
 def background_scan(fabric: TestFabric, arguments: Sequence[str], out: TextIO) -> int:
