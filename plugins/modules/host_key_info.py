@@ -68,23 +68,18 @@ matches_expected:
   type: bool
 """
 
-import base64
-import hashlib
 import socket
 import traceback
 from typing import Any, Dict, Optional
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # type: ignore[import-untyped]
+from ansible_collections.srvlab.rds.plugins.module_utils.ssh_public_key import fingerprint
 
 PARAMIKO_IMPORT_ERROR: Optional[str] = None
 try:
     import paramiko
 except ImportError:
     PARAMIKO_IMPORT_ERROR = traceback.format_exc()
-
-
-def fingerprint(blob: bytes) -> str:
-    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode("ascii").rstrip("=")
 
 
 def offered_key(host: str, port: int, timeout: float) -> Any:

@@ -107,9 +107,6 @@ commands:
   elements: str
 """
 
-import base64
-import binascii
-import hashlib
 from typing import Any, Dict, List, Sequence
 
 from ansible.module_utils.basic import AnsibleModule  # type: ignore[import-untyped]
@@ -123,6 +120,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.routeros_command import
     print_detail,
 )
 from ansible_collections.srvlab.rds.plugins.module_utils.routeros_output import Item, parse_detail
+from ansible_collections.srvlab.rds.plugins.module_utils.ssh_public_key import PublicKey
 
 ARGUMENT_SPEC = argument_spec(
     {
@@ -136,24 +134,6 @@ ARGUMENT_SPEC = argument_spec(
     }
 )
 KEY_MARKER = "srvlab.rds"
-_KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521")
-
-
-class PublicKey:
-    """One OpenSSH public key line and the fingerprint that names it on the RDS."""
-
-    def __init__(self, line: str) -> None:
-        words = line.strip().split(None, 2)
-        if len(words) < 2 or words[0] not in _KEY_TYPES:
-            raise ValueError("%r is not an OpenSSH public key line (%s AAAA... comment)." % (line, _KEY_TYPES[0]))
-        try:
-            blob = base64.b64decode(words[1], validate=True)
-        except (binascii.Error, ValueError):
-            raise ValueError("The public key %r is not valid base64." % line) from None
-        self.line = " ".join(words)
-        self.key_type = words[0]
-        self.owner = words[2] if len(words) == 3 else ""
-        self.fingerprint = "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode("ascii").rstrip("=")
 
 
 def key_comment(user: str, key: PublicKey) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 import paramiko
 import pytest
-from ansible_collections.srvlab.rds.plugins.modules.routeros_user import PublicKey
+from ansible_collections.srvlab.rds.plugins.module_utils.ssh_public_key import PublicKey
 from rds_emulator.process import write_client_key
 from rds_emulator.server import EmulatorServer
 

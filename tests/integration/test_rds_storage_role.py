@@ -7,19 +7,18 @@ refuse before it touches the RDS, and the first run on an appliance whose key is
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
+from ansible_collections.srvlab.rds.plugins.module_utils.ssh_public_key import fingerprint
 from rds_emulator.process import write_client_key
 from rds_emulator.server import EmulatorServer
 
-from tests.integration.playbooks import COLLECTIONS, PLAYBOOK_TIMEOUT
+from tests.integration.playbook_runs import run_ansible_playbook
 
 
 def _run_role(
@@ -44,28 +43,7 @@ def _run_role(
     (tmp_path / "inventory").write_text(
         "localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable
     )
-    environment = dict(os.environ)
-    environment.update(
-        ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_RETRY_FILES_ENABLED="0",
-        ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
-        ANSIBLE_HOME=str(tmp_path / "home"),
-    )
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(tmp_path / "inventory"), "play.yml"],
-        cwd=tmp_path,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=PLAYBOOK_TIMEOUT,
-        check=False,
-    )
-
-
-def _fingerprint(key_line: str) -> str:
-    digest = hashlib.sha256(base64.b64decode(key_line.split()[1])).digest()
-    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
+    return run_ansible_playbook(tmp_path, tmp_path / "inventory", tmp_path / "play.yml")
 
 
 def _users(emulator: EmulatorServer) -> list[str]:
@@ -113,7 +91,7 @@ def test_unpinned_host_key_stops_with_its_fingerprint_until_accepted(
     stopped = _run_role(tmp_path / "first", emulator, client_key[0])
     assert stopped.returncode != 0
     output = " ".join(stopped.stdout.split())
-    assert _fingerprint(emulator.host_public_key_line) in output
+    assert fingerprint(base64.b64decode(emulator.host_public_key_line.split()[1])) in output
     assert "is not pinned" in output
     assert _users(emulator) == []
 

@@ -6,7 +6,6 @@ only the RDS play runs, although the inventory has a regular node.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,36 +15,15 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import DiskS
 from rds_emulator.server import EmulatorServer
 
 from tests.integration.kube_api_fake import KubeApiFake
-from tests.integration.playbooks import COLLECTIONS, PLAYBOOK_TIMEOUT, REPO
+from tests.integration.playbook_runs import run_ansible_playbook
+from tests.integration.playbooks import REPO
 
 GIB = 1024**3
 BASE = "/storage-pool/metal-csi"
 
 
 def _repair(tmp_path: Path, inventory: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    environment = dict(os.environ)
-    environment.update(
-        ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_RETRY_FILES_ENABLED="0",
-        ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
-        ANSIBLE_HOME=str(tmp_path / "home"),
-    )
-    return subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            "-i",
-            str(inventory),
-            str(REPO / "playbooks" / "repair.yml"),
-            *arguments,
-        ],
-        cwd=tmp_path,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=PLAYBOOK_TIMEOUT,
-        check=False,
-    )
+    return run_ansible_playbook(tmp_path, inventory, REPO / "playbooks" / "repair.yml", *arguments)
 
 
 def _inventory(tmp_path: Path, emulator: EmulatorServer, private_key: Path) -> Path:
