@@ -236,7 +236,12 @@ def _problems(config: Config) -> list[str]:
     if config.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         problems.append("log_level=%r: use debug, info, warning or error" % config.log_level)
     prefix = config.managed_nqn_prefix
-    if not prefix.startswith("nqn.") or ":" not in prefix or len(prefix.encode()) > MAX_NQN_BYTES:
+    if not prefix:
+        problems.append(
+            "managed_nqn_prefix is not set: a node needs CSI_MANAGED_NQN_PREFIX (or --managed-nqn-prefix), or "
+            "managed_nqn_prefix in %s, which srvlab.rds.nqn_filter writes" % config.node_config_file
+        )
+    elif not prefix.startswith("nqn.") or ":" not in prefix or len(prefix.encode()) > MAX_NQN_BYTES:
         problems.append(
             "managed_nqn_prefix=%r (CSI_MANAGED_NQN_PREFIX, or managed_nqn_prefix in %s as srvlab.rds.nqn_filter "
             "writes it): must start with 'nqn.', contain ':' and be at most %d bytes"
