@@ -5,8 +5,9 @@ cycles. Prints figures and ratios. Needs root (loop devices, mkfs, mount).
 Method:
 
 - The emulator (in this process) exports one 1 GiB volume; the test fabric connects it as a
-  loop-backed namespace (case A naming). The node plugin runs as its own process (mode node,
-  ``--serve``) with the fabric's ``nvme``, sysfs and /dev; this process is the CO.
+  loop-backed namespace (case A naming). The node plugin runs as its own process
+  (``python -m rds_csi --mode node``) with the fabric's ``nvme``, sysfs and /dev; this process is
+  the CO.
 - Both paths do the same work per cycle: ``nvme connect``, find the disk of the NQN in sysfs and
   wait for its /dev node, ``blkid -p`` probe, ``e2fsck -n -f`` read-only check, mount at the
   staging path, mkdir + bind mount at the target, unmount + rmdir the target, unmount the staging
@@ -33,9 +34,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from concurrent import futures
 from pathlib import Path
 from typing import Any
 
@@ -99,31 +98,6 @@ done
 """
 
 
-def serve(settings: dict[str, Any]) -> None:
-    """The node plugin process: Identity and Node on a unix socket, as ``rds-csi-driver --mode node``
-    serves them once server.Driver builds the node runtime, until SIGTERM."""
-    from rds_csi.config import Config, validate
-    from rds_csi.identity import Identity
-    from rds_csi.logs import setup_logging
-    from rds_csi.main import GIL_SWITCH_INTERVAL
-    from rds_csi.node import Node
-    from rds_csi.node_runtime import NodeRuntime
-
-    config = validate(Config(mode="node", **settings))
-    setup_logging(config.log_level)
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="rpc"))
-    csi_pb2_grpc.add_IdentityServicer_to_server(Identity(controller=False, ready=lambda: True), server)
-    node = Node(config.node_id, config.zone, NodeRuntime.from_config(config))
-    csi_pb2_grpc.add_NodeServicer_to_server(node, server)
-    server.add_insecure_port(config.endpoint)
-    server.start()
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
-    stopping.wait()
-    server.stop(5).wait(6)
-
-
 def rss_mib(pid: int) -> float:
     for line in Path("/proc/%d/status" % pid).read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -169,20 +143,24 @@ def create_volume(emulator: EmulatorServer, key: Path) -> None:
 
 
 def start_plugin(paths: Paths, fabric: TestFabric, nvme: Path, host_nqn_file: Path) -> subprocess.Popen[bytes]:
-    settings = {
-        "endpoint": "unix://%s" % paths.socket,
-        "node_id": "bench-node",
-        "nvme_binary": str(nvme),
-        "sysfs_root": str(fabric.config.sysfs_root),
-        "dev_root": str(fabric.config.dev_root),
-        "host_nqn_file": str(host_nqn_file),
-    }
+    """``rds-csi-driver --mode node`` (``python -m rds_csi``) on the fabric's nvme, sysfs and /dev."""
+    command = [
+        sys.executable,
+        "-m",
+        "rds_csi",
+        "--mode=node",
+        "--endpoint=unix://%s" % paths.socket,
+        "--node-id=bench-node",
+        "--managed-nqn-prefix=nqn.2000-02.com.mikrotik:pvc-",
+        "--nvme-binary=%s" % nvme,
+        "--sysfs-root=%s" % fabric.config.sysfs_root,
+        "--dev-root=%s" % fabric.config.dev_root,
+        "--host-nqn-file=%s" % host_nqn_file,
+    ]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(DRIVER_DIR), env.get("PYTHONPATH", "")])
     log = (paths.work / "node-plugin.log").open("wb")
-    return subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--serve", json.dumps(settings)], env=env, stderr=log
-    )
+    return subprocess.Popen(command, env=env, stderr=log)
 
 
 class DriverCycle:
@@ -319,11 +297,7 @@ def main() -> int:
     parser.add_argument("--cycles", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=10, help="alternations between the two paths")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
-    parser.add_argument("--serve", help=argparse.SUPPRESS)
     options = parser.parse_args()
-    if options.serve:
-        serve(json.loads(options.serve))
-        return 0
     work = Path(tempfile.mkdtemp(prefix="rds-node-bench-"))
     try:
         figures = run(options.cycles, options.rounds, work)
