@@ -1,21 +1,18 @@
 """CSI Node service (P-6): the gRPC layer. Each RPC validates its request (InvalidArgument, C-2),
 holds the volume's in-flight slot (Aborted when busy) and calls one operation of node_stage,
-node_publish or node_stats.
-
-Without a ``NodeRuntime`` (a process that was not given the node settings) only NodeGetInfo and
-NodeGetCapabilities are served, with no capability, and the other RPCs answer UNIMPLEMENTED.
+node_publish or node_stats. Creating it cleans the node's orphaned connections (P-8.6).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import Any
 
 import grpc
 
 from rds_csi import node_publish, node_stage, node_stats
 from rds_csi.capabilities import AccessType
-from rds_csi.errors import CsiError, invalid, rpc
+from rds_csi.errors import invalid, rpc
 from rds_csi.inflight import InFlight
 from rds_csi.node_context import checked_capability, connect_target, fstype_of, host_segments, volume_nqn
 from rds_csi.node_runtime import LOG, NodeRuntime
@@ -28,34 +25,30 @@ _UNIT = csi_pb2.VolumeUsage
 
 
 class Node(csi_pb2_grpc.NodeServicer):  # type: ignore[misc]
-    def __init__(self, node_id: str, zone: str, runtime: Optional[NodeRuntime] = None) -> None:
+    def __init__(self, node_id: str, zone: str, runtime: NodeRuntime) -> None:
         self.node_id = node_id
         self.zone = zone
         self.runtime = runtime
         self.inflight = InFlight()
-        if runtime is not None:
-            cleaned = runtime.clean_orphans()
-            LOG.info("node ready", extra={"fields": {"host_nqn": runtime.host_nqn, "orphans_cleaned": len(cleaned)}})
+        cleaned = runtime.clean_orphans()
+        LOG.info("node ready", extra={"fields": {"host_nqn": runtime.host_nqn, "orphans_cleaned": len(cleaned)}})
 
     @rpc
     def NodeGetInfo(self, request: Any, context: grpc.ServicerContext) -> Any:
-        segments = {TOPOLOGY_KEY: self.zone}
-        if self.runtime is not None:
-            segments.update(host_segments(self.runtime.host_nqn))
+        segments = {TOPOLOGY_KEY: self.zone, **host_segments(self.runtime.host_nqn)}
         return csi_pb2.NodeGetInfoResponse(
             node_id=self.node_id, accessible_topology=csi_pb2.Topology(segments=segments)
         )
 
     @rpc
     def NodeGetCapabilities(self, request: Any, context: grpc.ServicerContext) -> Any:
-        kinds = CAPABILITIES if self.runtime is not None else ()
         return csi_pb2.NodeGetCapabilitiesResponse(
-            capabilities=[csi_pb2.NodeServiceCapability(rpc=_RPC(type=kind)) for kind in kinds]
+            capabilities=[csi_pb2.NodeServiceCapability(rpc=_RPC(type=kind)) for kind in CAPABILITIES]
         )
 
     @rpc
     def NodeStageVolume(self, request: Any, context: grpc.ServicerContext) -> Any:
-        runtime = self._runtime(context)
+        runtime = self.runtime
         volume_id = _required(request, "NodeStageVolume", "volume_id", "staging_target_path")
         kind = _capability(request, "NodeStageVolume")
         staging = _path(request.staging_target_path)
@@ -75,7 +68,7 @@ class Node(csi_pb2_grpc.NodeServicer):  # type: ignore[misc]
 
     @rpc
     def NodeUnstageVolume(self, request: Any, context: grpc.ServicerContext) -> Any:
-        runtime = self._runtime(context)
+        runtime = self.runtime
         volume_id = _required(request, "NodeUnstageVolume", "volume_id", "staging_target_path")
         with self.inflight.hold(volume_id):
             node_stage.unstage(runtime, volume_id, _path(request.staging_target_path))
@@ -83,7 +76,7 @@ class Node(csi_pb2_grpc.NodeServicer):  # type: ignore[misc]
 
     @rpc
     def NodePublishVolume(self, request: Any, context: grpc.ServicerContext) -> Any:
-        runtime = self._runtime(context)
+        runtime = self.runtime
         volume_id = _required(request, "NodePublishVolume", "volume_id", "staging_target_path", "target_path")
         kind = _capability(request, "NodePublishVolume")
         target = _path(request.target_path)
@@ -102,7 +95,7 @@ class Node(csi_pb2_grpc.NodeServicer):  # type: ignore[misc]
 
     @rpc
     def NodeUnpublishVolume(self, request: Any, context: grpc.ServicerContext) -> Any:
-        runtime = self._runtime(context)
+        runtime = self.runtime
         volume_id = _required(request, "NodeUnpublishVolume", "volume_id", "target_path")
         with self.inflight.hold(volume_id):
             node_publish.unpublish(runtime, volume_id, _path(request.target_path))
@@ -110,7 +103,7 @@ class Node(csi_pb2_grpc.NodeServicer):  # type: ignore[misc]
 
     @rpc
     def NodeGetVolumeStats(self, request: Any, context: grpc.ServicerContext) -> Any:
-        runtime = self._runtime(context)
+        runtime = self.runtime
         volume_id = _required(request, "NodeGetVolumeStats", "volume_id", "volume_path")
         usage = node_stats.volume_stats(runtime, volume_id, _path(request.volume_path))
         entries = []
@@ -134,7 +127,7 @@ class Node(csi_pb2_grpc.NodeServicer):  # type: ignore[misc]
 
     @rpc
     def NodeExpandVolume(self, request: Any, context: grpc.ServicerContext) -> Any:
-        runtime = self._runtime(context)
+        runtime = self.runtime
         volume_id = _required(request, "NodeExpandVolume", "volume_id", "volume_path")
         block = False
         if request.HasField("volume_capability"):
@@ -143,14 +136,6 @@ class Node(csi_pb2_grpc.NodeServicer):  # type: ignore[misc]
         with self.inflight.hold(volume_id):
             size = node_stats.expand(runtime, volume_id, _path(request.volume_path), required, block)
         return csi_pb2.NodeExpandVolumeResponse(capacity_bytes=size)
-
-    def _runtime(self, context: grpc.ServicerContext) -> NodeRuntime:
-        if self.runtime is None:
-            raise CsiError(
-                grpc.StatusCode.UNIMPLEMENTED,
-                "This process was started without the node runtime and serves no node volumes.",
-            )
-        return self.runtime
 
 
 def _required(request: Any, rpc_name: str, *names: str) -> str:
