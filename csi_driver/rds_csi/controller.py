@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import grpc
+from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import nqn_for
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import DiskSpec, ExportSpec
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import Disk
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import AlreadyExistsError, NotFoundError
@@ -184,7 +185,7 @@ class Controller(csi_pb2_grpc.ControllerServicer):  # type: ignore[misc]
             publish_context={
                 "nvmeAddress": context_in.get("nvmeAddress") or self.backend.config.nvme_address,
                 "nvmePort": str(disk.export.port or self.backend.config.nvme_port),
-                "nqn": disk.export.nqn or naming.nqn_for(volume_id),
+                "nqn": disk.export.nqn or nqn_for(volume_id),
             }
         )
 
@@ -229,7 +230,7 @@ class Controller(csi_pb2_grpc.ControllerServicer):  # type: ignore[misc]
             slot=volume_id,
             file_path=naming.file_path(params.volume_path, volume_id),
             size=size,
-            export=ExportSpec(enabled=True, port=params.nvme_port, nqn=naming.nqn_for(volume_id)),
+            export=ExportSpec(enabled=True, port=params.nvme_port, nqn=nqn_for(volume_id)),
             comment=naming.source_comment(source),
         )
         self.backend.ensure_directory(params.volume_path)

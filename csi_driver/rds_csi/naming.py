@@ -16,9 +16,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Optional
 
+from ansible_collections.srvlab.rds.plugins.module_utils import nvme_nqn
+
+nqn_for = nvme_nqn.nqn_for  # the rule lives in the library; node_stage still imports it from here
+
 VOLUME_PREFIX = "pvc-"
 SNAPSHOT_PREFIX = "snapshot-"
-NQN_BASE = "nqn.2000-02.com.mikrotik:"
 # A fixed namespace so every controller derives the same ID from the same name.
 _NAMESPACE = uuid.UUID("5b1d7f3e-2c8a-4e6b-9a41-7d0c3f6e8b52")
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -49,10 +52,6 @@ def is_snapshot_id(snapshot_id: str) -> bool:
 
 def file_path(base_path: str, object_id: str) -> str:
     return "%s/%s.img" % (base_path.rstrip("/"), object_id)
-
-
-def nqn_for(volume_id: str) -> str:
-    return (NQN_BASE + volume_id).lower()
 
 
 @dataclass(frozen=True)

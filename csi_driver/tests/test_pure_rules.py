@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import nqn_for
 from rds_csi import naming, pagination
 from rds_csi.attachments import Attachment, Decision, decide
 from rds_csi.errors import CsiError
@@ -21,7 +22,7 @@ def test_volume_ids(name: str, kept: bool) -> None:
     volume_id = naming.volume_id_for(name)
     assert (volume_id == name) is kept
     assert naming.is_volume_id(volume_id) and volume_id == naming.volume_id_for(name)
-    assert len(naming.nqn_for(volume_id).encode()) <= 223
+    assert len(nqn_for(volume_id).encode()) <= 223
     assert naming.snapshot_id_for(name) != volume_id
 
 

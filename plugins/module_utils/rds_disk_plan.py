@@ -14,6 +14,7 @@ import posixpath
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple, Union
 
+from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import NQN_BASE
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import DiskSpec, ExportSpec
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import (
     MAX_NQN_BYTES,
@@ -25,7 +26,6 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import Inval
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_sizes import format_size
 
 DEFAULT_BASE_PATH = "/storage-pool/metal-csi"
-DEFAULT_NQN_BASE = "nqn.2000-02.com.mikrotik:"
 DEFAULT_PORT = 4420
 
 
@@ -76,7 +76,7 @@ class PlanOptions:
     force: bool = False
     remove_file: bool = True
     base_path: str = DEFAULT_BASE_PATH
-    nqn_base: str = DEFAULT_NQN_BASE
+    nqn_base: str = NQN_BASE
 
 
 @dataclass(frozen=True)
