@@ -107,6 +107,14 @@ def _render_conditions(conditions: Sequence[Condition]) -> str:
     return " and ".join(condition.render() for condition in conditions)
 
 
+def _render_find(conditions: Sequence[Condition]) -> str:
+    """``[find slot="x"]`` for one condition; several are joined with ``and`` after ``where``, the
+    form RouterOS documents for expressions inside ``find``."""
+    if len(conditions) > 1:
+        return "[find where %s]" % _render_conditions(conditions)
+    return "[find %s]" % _render_conditions(conditions)
+
+
 @dataclass(frozen=True)
 class Command:
     """One RouterOS console command.
@@ -139,11 +147,11 @@ class Command:
             raise InvalidValueError("%r is not a valid RouterOS menu path." % self.menu)
         parts = [self.menu, check_name(self.verb, "command")]
         if self.target:
-            parts.append("[find %s]" % _render_conditions(self.target))
+            parts.append(_render_find(self.target))
         for name, value in self.args:
             check_name(name)
             if isinstance(value, tuple):
-                rendered = "[find %s]" % _render_conditions(value)
+                rendered = _render_find(value)
             elif mask_secrets and name in self.secret_args:
                 rendered = SECRET_MASK
             else:

@@ -121,3 +121,8 @@ def test_bad_menus_are_refused(menu: str) -> None:
 def test_menu_with_space_or_slash() -> None:
     assert build("/system resource", "print").render() == "/system resource print"
     assert build("/system/identity", "print").render() == "/system/identity print"
+
+
+def test_a_find_with_several_conditions_uses_where_and() -> None:
+    command = build("/user ssh-keys", "remove", target=[equals("user", "rds-csi"), equals("comment", "srvlab.rds")])
+    assert command.render() == '/user ssh-keys remove [find where user="rds-csi" and comment="srvlab.rds"]'
