@@ -9,6 +9,7 @@ Beyond kmock's emulator it does what a real API server and its controllers do fo
 
 - ``dryRun=All`` writes (``kubernetes.core.k8s`` in check mode) answer as the real write would
   and store nothing;
+- lists carry their kind (``DeploymentList``), which ``kubernetes.core.k8s_info`` reads;
 - Deployments and DaemonSets roll out at once: ``metadata.generation`` counts spec changes and
   the status reports every replica (``scheduled_nodes`` per DaemonSet) ready at that generation,
   which is what the rollout waits check.
@@ -21,10 +22,12 @@ as a namespace scope, so it cannot address the Namespace objects themselves.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import copy
 import json
 import re
+import signal
 import threading
 from pathlib import Path
 from typing import Any, Optional
@@ -173,6 +176,14 @@ class ClusterEmulator(kmock.KubernetesEmulator):
             self.writes += 1
             await self._roll_out(request, spec_before)
         return response
+
+    async def _serve_list(self, request: kmock.Request) -> Any:
+        """A list as the real server answers it: with the list's kind and apiVersion."""
+        listing: dict[str, Any] = dict(await super()._serve_list(request))  # type: ignore[arg-type]
+        resource = request.resource
+        assert resource is not None  # a list request names its resource
+        group = "%s/%s" % (resource.group, resource.version) if resource.group else resource.version
+        return dict(listing, apiVersion=group, kind="%sList" % self.resources[resource].kind)
 
     def _key(self, request: kmock.Request) -> Any:
         metadata = (request.data or {}).get("metadata", {}) if request.action == kmock.action.CREATE else {}
@@ -334,3 +345,25 @@ class KubeApiFake:
             self._url = str(server.url).rstrip("/")
             self._ready.set()
             await self._stop.wait()
+
+
+def main() -> None:
+    """Serve until SIGTERM or SIGINT, for Molecule scenarios: ``python -m tests.integration.kube_api_fake``."""
+    parser = argparse.ArgumentParser(description="Kubernetes API fake on a free loopback port.")
+    parser.add_argument("--kubeconfig", type=Path, required=True, help="kubeconfig to write once it listens")
+    parser.add_argument("--scheduled-nodes", type=int, default=1, help="nodes each DaemonSet reports ready")
+    args = parser.parse_args()
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
+    signal.signal(signal.SIGINT, lambda signum, frame: stopping.set())
+    fake = KubeApiFake(scheduled_nodes=args.scheduled_nodes).start()
+    try:
+        partial = args.kubeconfig.with_suffix(".partial")
+        fake.write_kubeconfig(partial).rename(args.kubeconfig)
+        stopping.wait()
+    finally:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()

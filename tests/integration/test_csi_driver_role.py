@@ -339,8 +339,18 @@ def usable_builders() -> list[str]:
 
 
 def test_build_makes_a_reproducible_wheel_and_handles_the_image_builder(tmp_path: Path) -> None:
+    # A snapshot of the sources (same layout: setup.py maps ../plugins/module_utils), so edits
+    # made in the checkout during the test cannot change the second wheel.
+    source = tmp_path / "source"
+    ignored = shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
+    shutil.copytree(REPO / "csi_driver", source / "csi_driver", ignore=ignored)
+    shutil.copytree(REPO / "plugins" / "module_utils", source / "plugins" / "module_utils", ignore=ignored)
     build_dir = tmp_path / "build"
-    settings = {"csi_driver_steps": ["build"], "csi_driver_build_dir": str(build_dir)}
+    settings = {
+        "csi_driver_steps": ["build"],
+        "csi_driver_build_dir": str(build_dir),
+        "csi_driver_source_dir": str(source / "csi_driver"),
+    }
     first = run_deploy(tmp_path, settings)
 
     (wheel,) = build_dir.glob("rds_csi_driver-*-py3-none-any.whl")
