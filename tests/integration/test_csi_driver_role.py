@@ -269,6 +269,7 @@ def test_rendered_manifests_keep_the_go_driver_contract(tmp_path: Path) -> None:
     assert not (out / "02-secret.yaml").exists()
 
 
+@pytest.mark.slow
 def test_apply_against_the_api_fake_is_idempotent_and_check_mode_changes_nothing(tmp_path: Path) -> None:
     fake = KubeApiFake(scheduled_nodes=3).start()
     try:
@@ -338,6 +339,7 @@ def usable_builders() -> list[str]:
     return usable
 
 
+@pytest.mark.slow
 def test_build_makes_a_reproducible_wheel_and_handles_the_image_builder(tmp_path: Path) -> None:
     # A snapshot of the sources (same layout: setup.py maps ../plugins/module_utils), so edits
     # made in the checkout during the test cannot change the second wheel.

@@ -7,8 +7,11 @@ kubernetes.core.k8s_info and validates the rendered manifests with kubernetes-va
 
 from __future__ import annotations
 
+import pytest
+
 from tests.integration.molecule_scenarios import run_molecule_test
 
 
+@pytest.mark.slow
 def test_csi_driver_scenario() -> None:
     run_molecule_test("csi_driver")
