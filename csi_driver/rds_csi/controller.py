@@ -11,21 +11,25 @@ from typing import Any, Optional
 
 import grpc
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import nqn_for
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import DiskSpec, ExportSpec
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import DiskSpec, ExportSpec, RdsClient, RetryPolicy
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import Disk
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import AlreadyExistsError, NotFoundError
+from ansible_collections.srvlab.rds.plugins.module_utils.ssh_transport import SshTransport
 from google.protobuf.wrappers_pb2 import Int64Value
 
 from rds_csi import naming, pagination
-from rds_csi.attachments import Attachment
+from rds_csi.attachments import Attachment, Attachments
 from rds_csi.capabilities import RWX_BLOCK, AccessType, access_type, require_supported, unsupported_reason
+from rds_csi.config import Config
 from rds_csi.errors import CsiError, invalid, not_found, rpc
 from rds_csi.naming import Source
+from rds_csi.nodes import NodeRegistry
 from rds_csi.params import VolumeParams, parse_params
 from rds_csi.proto import csi_pb2, csi_pb2_grpc
 from rds_csi.sizes import DEFAULT_SIZE, MAX_SIZE, fits, size_for
 from rds_csi.snapshots import Snapshots
-from rds_csi.volumes import TOPOLOGY_KEY, Backend
+from rds_csi.topology import ZONE_KEY
+from rds_csi.volumes import Backend
 
 _RPC = csi_pb2.ControllerServiceCapability.RPC
 CAPABILITIES = (
@@ -148,7 +152,7 @@ class Controller(csi_pb2_grpc.ControllerServicer):  # type: ignore[misc]
         if any(unsupported_reason(capability) for capability in request.volume_capabilities):
             return csi_pb2.GetCapacityResponse(available_capacity=0)
         segments = dict(request.accessible_topology.segments)
-        if segments.get(TOPOLOGY_KEY, config.zone) != config.zone:
+        if segments.get(ZONE_KEY, config.zone) != config.zone:
             return csi_pb2.GetCapacityResponse(available_capacity=0)
         params = parse_params(dict(request.parameters), config.base_path, config.nvme_address, config.nvme_port)
         capacity = self.client.pool_capacity(params.volume_path.strip("/").partition("/")[0])
@@ -216,11 +220,11 @@ class Controller(csi_pb2_grpc.ControllerServicer):  # type: ignore[misc]
     def _check_topology(self, requirement: Any) -> None:
         requisite = list(requirement.requisite)
         zone = self.backend.config.zone
-        if requisite and not any(dict(item.segments).get(TOPOLOGY_KEY) == zone for item in requisite):
+        if requisite and not any(dict(item.segments).get(ZONE_KEY) == zone for item in requisite):
             raise CsiError(
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
                 "CreateVolume: this RDS serves topology %s=%s, which none of the requisite topologies allows."
-                % (TOPOLOGY_KEY, zone),
+                % (ZONE_KEY, zone),
             )
 
     def _create(self, volume_id: str, params: VolumeParams, capacity_range: Any, source: Optional[Source]) -> Disk:
@@ -284,3 +288,17 @@ def _source_of(request: Any) -> Optional[Source]:
             raise invalid("CreateVolume %s: the volume source needs a volume_id." % request.name)
         return Source("volume", content.volume.volume_id)
     raise invalid("CreateVolume %s: volume_content_source names neither a snapshot nor a volume." % request.name)
+
+
+def add_controller(
+    server: grpc.Server,
+    config: Config,
+    attachments: Attachments,
+    nodes: NodeRegistry,
+    retry: Optional[RetryPolicy],
+) -> SshTransport:
+    """Serve the Controller service on ``server``; returns the RDS connection for the caller to close."""
+    transport = SshTransport(config.ssh_settings())
+    backend = Backend(config=config, client=RdsClient(transport, retry=retry), attachments=attachments, nodes=nodes)
+    csi_pb2_grpc.add_ControllerServicer_to_server(Controller(backend), server)
+    return transport

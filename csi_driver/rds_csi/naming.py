@@ -16,10 +16,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Optional
 
-from ansible_collections.srvlab.rds.plugins.module_utils import nvme_nqn
-
-nqn_for = nvme_nqn.nqn_for  # the rule lives in the library; node_stage still imports it from here
-
 VOLUME_PREFIX = "pvc-"
 SNAPSHOT_PREFIX = "snapshot-"
 # A fixed namespace so every controller derives the same ID from the same name.

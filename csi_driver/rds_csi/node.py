@@ -14,10 +14,10 @@ from rds_csi import node_publish, node_stage, node_stats
 from rds_csi.capabilities import AccessType
 from rds_csi.errors import invalid, rpc
 from rds_csi.inflight import InFlight
-from rds_csi.node_context import checked_capability, connect_target, fstype_of, host_segments, volume_nqn
+from rds_csi.node_context import checked_capability, connect_target, fstype_of, volume_nqn
 from rds_csi.node_runtime import LOG, NodeRuntime
 from rds_csi.proto import csi_pb2, csi_pb2_grpc
-from rds_csi.volumes import TOPOLOGY_KEY
+from rds_csi.topology import ZONE_KEY, host_segments
 
 _RPC = csi_pb2.NodeServiceCapability.RPC
 CAPABILITIES = (_RPC.STAGE_UNSTAGE_VOLUME, _RPC.EXPAND_VOLUME, _RPC.GET_VOLUME_STATS, _RPC.VOLUME_CONDITION)
@@ -35,7 +35,7 @@ class Node(csi_pb2_grpc.NodeServicer):  # type: ignore[misc]
 
     @rpc
     def NodeGetInfo(self, request: Any, context: grpc.ServicerContext) -> Any:
-        segments = {TOPOLOGY_KEY: self.zone, **host_segments(self.runtime.host_nqn)}
+        segments = {ZONE_KEY: self.zone, **host_segments(self.runtime.host_nqn)}
         return csi_pb2.NodeGetInfoResponse(
             node_id=self.node_id, accessible_topology=csi_pb2.Topology(segments=segments)
         )

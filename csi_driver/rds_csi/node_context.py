@@ -1,5 +1,5 @@
 """What a node RPC needs from its request, as pure functions: the NVMe target from the contexts,
-the volume's NQN, the capability's filesystem and options, and the host NQN for NodeGetInfo.
+the volume's NQN, the capability's filesystem and options.
 
 Contexts: ControllerPublishVolume's ``publish_context`` (``nvmeAddress``, ``nvmePort``, ``nqn``)
 wins over the PV's ``volume_context`` (P-3 keys); a PV of the old driver may lack the newer keys,
@@ -9,24 +9,16 @@ left to nvme-cli).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from typing import Any, Optional
+from typing import Any
 
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_cli import ConnectTarget
+from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import nqn_for
 
 from rds_csi.capabilities import AccessType, access_type, unsupported_reason
 from rds_csi.errors import invalid
-from rds_csi.naming import nqn_for
 
 DEFAULT_FSTYPE = "ext4"
-# NodeGetInfo's channel to the controller for the host NQN (storage-side fencing, P-7.7): topology
-# segments become Node labels, whose values are at most 63 characters of [A-Za-z0-9._-]. A host NQN
-# does not fit, but the standard form nqn.2014-08.org.nvmexpress:uuid:<uuid> is fully given by its
-# UUID, which does. See docs/csi-driver.md "Host NQN".
-HOST_UUID_KEY = "hostnqn.rds.csi.srvlab.io/uuid"
-UUID_HOST_NQN = "nqn.2014-08.org.nvmexpress:uuid:"
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 
 def volume_nqn(volume_id: str, publish_context: Mapping[str, str], volume_context: Mapping[str, str]) -> str:
@@ -78,16 +70,3 @@ def checked_capability(capability: Any, what: str) -> AccessType:
 
 def fstype_of(capability: Any) -> str:
     return str(capability.mount.fs_type) or DEFAULT_FSTYPE
-
-
-def host_segments(host_nqn: str) -> dict[str, str]:
-    """The topology segment that carries the host NQN, when it is of the UUID form."""
-    if host_nqn.startswith(UUID_HOST_NQN) and _UUID.match(host_nqn[len(UUID_HOST_NQN) :]):
-        return {HOST_UUID_KEY: host_nqn[len(UUID_HOST_NQN) :]}
-    return {}
-
-
-def host_nqn_from_segments(segments: Mapping[str, str]) -> Optional[str]:
-    """The host NQN a node published with :func:`host_segments` (for the controller's fencing)."""
-    uuid = segments.get(HOST_UUID_KEY, "")
-    return UUID_HOST_NQN + uuid if _UUID.match(uuid) else None

@@ -25,10 +25,10 @@ from ansible_collections.srvlab.rds.plugins.module_utils.node_mounts import (
     mounts_of_device,
 )
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_cli import ConnectTarget
+from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import nqn_for
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_sysfs import BlockDevice
 
 from rds_csi.errors import CsiError
-from rds_csi.naming import nqn_for
 from rds_csi.node_runtime import LOG, NodeRuntime, number_of
 
 # Unmounting one staging path more times than this means something keeps mounting on it.

@@ -19,10 +19,10 @@ from typing import Optional
 
 from ansible_collections.srvlab.rds.plugins.module_utils import node_filesystems
 from ansible_collections.srvlab.rds.plugins.module_utils.node_mounts import DeviceNumber, mounts_at
+from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import nqn_for
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_sysfs import BlockDevice
 
 from rds_csi.errors import not_found
-from rds_csi.naming import nqn_for
 from rds_csi.node_runtime import NodeRuntime, stale_reason
 from rds_csi.node_stage import failed_precondition
 

@@ -11,22 +11,22 @@ import logging
 import os
 from concurrent import futures
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import grpc
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RdsClient, RetryPolicy
-from ansible_collections.srvlab.rds.plugins.module_utils.ssh_transport import SshTransport
 
 from rds_csi.attachments import Attachments, InMemoryAttachments
 from rds_csi.config import Config, endpoint_tcp
-from rds_csi.controller import Controller
 from rds_csi.health import Health
 from rds_csi.identity import Identity
 from rds_csi.node import Node
 from rds_csi.node_runtime import NodeRuntime
 from rds_csi.nodes import KubernetesNodes, NodeRegistry, StaticNodes
 from rds_csi.proto import csi_pb2_grpc, health_pb2_grpc
-from rds_csi.volumes import Backend
+
+if TYPE_CHECKING:
+    from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RetryPolicy
+    from ansible_collections.srvlab.rds.plugins.module_utils.ssh_transport import SshTransport
 
 LOG = logging.getLogger("rds_csi.server")
 SHUTDOWN_GRACE = 25.0  # seconds for in-flight RPCs; the whole stop stays within Kubernetes' 30 s
@@ -45,14 +45,7 @@ class Driver:
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc"))
         services = ["csi.v1.Identity"]
         if config.runs_controller:
-            self.transport = SshTransport(config.ssh_settings())
-            backend = Backend(
-                config=config,
-                client=RdsClient(self.transport, retry=retry),
-                attachments=attachments or InMemoryAttachments(),
-                nodes=self._node_registry(),
-            )
-            csi_pb2_grpc.add_ControllerServicer_to_server(Controller(backend), self.server)
+            self.transport = self._add_controller(attachments or InMemoryAttachments(), retry)
             services.append("csi.v1.Controller")
         if config.runs_node:
             runtime = NodeRuntime.from_config(config)
@@ -63,6 +56,13 @@ class Driver:
         self.health = Health(services)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self.address = self._bind(config.endpoint)
+
+    def _add_controller(self, attachments: Attachments, retry: Optional[RetryPolicy]) -> SshTransport:
+        # Imported here so that a node-only process never loads the SSH stack (paramiko and
+        # cryptography, about 20 MiB of the node plugin's memory; P-11.6).
+        from rds_csi.controller import add_controller  # noqa: PLC0415
+
+        return add_controller(self.server, self.config, attachments, self._node_registry(), retry)
 
     def _node_registry(self) -> NodeRegistry:
         if self.config.kubeconfig:

@@ -20,8 +20,7 @@ from rds_csi.naming import SNAPSHOT_PREFIX, VOLUME_PREFIX, Source, is_volume_id,
 from rds_csi.nodes import NodeRegistry
 from rds_csi.params import VolumeParams
 from rds_csi.proto import csi_pb2
-
-TOPOLOGY_KEY = "topology.rds.csi.srvlab.io/zone"
+from rds_csi.topology import ZONE_KEY
 
 
 @dataclass
@@ -39,7 +38,7 @@ class Backend:
         return ManagedPolicy(slot_prefix=VOLUME_PREFIX, nqn_prefix=self.config.managed_nqn_prefix)
 
     def topology(self) -> Any:
-        return csi_pb2.Topology(segments={TOPOLOGY_KEY: self.config.zone})
+        return csi_pb2.Topology(segments={ZONE_KEY: self.config.zone})
 
     def ensure_directory(self, path: str, again: bool = False) -> None:
         """Create the volume directory once per process (RouterOS needs the parent of a backing file)."""

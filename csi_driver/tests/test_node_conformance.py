@@ -22,8 +22,8 @@ from csi_helpers import (
     node_unstage,
     status_of,
 )
-from rds_csi.node_context import HOST_UUID_KEY, host_nqn_from_segments
 from rds_csi.proto import csi_pb2
+from rds_csi.topology import HOST_UUID_KEY, host_nqn_from_segments
 
 UNKNOWN_VOLUME = "pvc-00000000-0000-4000-8000-000000000000"
 CAPABILITY = mount()

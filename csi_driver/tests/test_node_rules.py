@@ -6,7 +6,8 @@ from __future__ import annotations
 import grpc
 import pytest
 from rds_csi.errors import CsiError
-from rds_csi.node_context import HOST_UUID_KEY, connect_target, host_nqn_from_segments, host_segments
+from rds_csi.node_context import connect_target
+from rds_csi.topology import HOST_UUID_KEY, host_nqn_from_segments, host_segments
 
 VOLUME = "pvc-7d7f8a4e-0c5e-4a53-9d7a-2f0c6a1b9e11"
 HOST = "nqn.2014-08.org.nvmexpress:uuid:3f0c2f64-8d0e-4b8f-a5b1-0e3a9b7f6c21"

@@ -95,6 +95,7 @@ def test_process_serves_logs_and_stops_on_sigterm(driver_config: Any, socket_dir
         + "\n"
     )
     env = driver_env()
+    env["CSI_MANAGED_NQN_PREFIX"] = "nqn.2000-02.com.mikrotik:pvc-"  # mode all runs the node service
     env["RDS_CSI_RDS_PASSWORD"] = "hunter2-secret"
     env["CSI_ENDPOINT"] = "unix://%s/p.sock" % socket_dir
     log = tmp_path / "driver.log"
