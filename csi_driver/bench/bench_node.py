@@ -293,7 +293,7 @@ def report(figures: dict[str, Any]) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--cycles", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=10, help="alternations between the two paths")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")

@@ -22,6 +22,7 @@ attributes:
     description: Nothing is created; RV(created) lists what would be.
   diff_mode:
     support: none
+    description: The paths created are returned in RV(created); there is no before and after to show.
 options:
   paths:
     description: Absolute RouterOS paths below the pool, such as C(/storage-pool/metal-csi).

@@ -24,6 +24,7 @@ attributes:
     description: Reads only.
   diff_mode:
     support: none
+    description: Reads only.
 options:
   host:
     description: Address of the RDS.
