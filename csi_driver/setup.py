@@ -11,6 +11,7 @@ which would not contain ``../plugins``.
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 from importlib.metadata import version
 from pathlib import Path
@@ -39,6 +40,10 @@ def _runtime_requirements(generated: Path) -> list[str]:
         "kubernetes>=29",
     ]
 
+
+# setuptools copies sources into build/lib and never removes what it copied before, so a module
+# deleted from the tree would still be packaged; every build starts from an empty build/lib.
+shutil.rmtree(Path(__file__).resolve().parent / "build" / "lib", ignore_errors=True)
 
 setup(
     install_requires=_runtime_requirements(build_proto.generate()),

@@ -156,7 +156,7 @@ class ClusterEmulator(kmock.KubernetesEmulator):
 
     def _namespace_read(self, name: Optional[str]) -> tuple[int, dict[str, Any]]:
         if name is None:
-            items = [copy.deepcopy(item) for _, item in sorted(self.namespaces.items())]
+            items = [copy.deepcopy(self.namespaces[key]) for key in sorted(self.namespaces)]
             return 200, {"apiVersion": "v1", "kind": "NamespaceList", "metadata": {}, "items": items}
         if name not in self.namespaces:
             return 404, _status(404, "NotFound", "namespaces %r not found" % name)
