@@ -21,9 +21,6 @@ from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_config import HOSTID_FILE, HOSTNQN_FILE, NvmeHostConfig
-
-# Re-exported: the prefix rule lives in nvme_nqn (one copy); the nqn_filter module imports it from here.
-from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import check_prefix  # noqa: F401  # pylint: disable=unused-import
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_sysfs import read_controllers
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import InvalidValueError
 

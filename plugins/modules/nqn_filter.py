@@ -111,7 +111,6 @@ from ansible_collections.srvlab.rds.plugins.module_utils.nqn_filter import (
     DEFAULT_HOSTID_FILE,
     DEFAULT_HOSTNQN_FILE,
     EXAMPLE_CSI_NQN,
-    check_prefix,
     configured_prefix,
     conflicting_connections,
     new_host_uuid,
@@ -120,7 +119,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.nqn_filter import (
     read_text,
     render_config,
 )
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import DEFAULT_NQN_PREFIX
+from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import DEFAULT_NQN_PREFIX, check_prefix
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import RdsError
 
 ARGUMENT_SPEC = {

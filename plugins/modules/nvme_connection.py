@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: nvme_connection
-short_description: Inspect, connect, reconnect or disconnect one NVMe/TCP subsystem on a node
+short_description: Connect, reconnect or disconnect one NVMe/TCP subsystem on a node
 version_added: 0.1.0
 description:
   - Runs on a Kubernetes node, as root. The manual repair path for the node's NVMe/TCP connections to a MikroTik
@@ -17,6 +17,7 @@ description:
     the kernel named it (native multipath heads, per-controller disks, renumbered controllers).
   - Disconnecting (O(state=absent) or O(state=reconnected)) an NQN outside the managed prefix is refused unless
     O(force=true), so a diskless node's system volume is never disconnected by accident.
+  - To only read the connection, use M(srvlab.rds.nvme_connection_info).
 author:
   - srvlab developers (@srvlab)
 attributes:
@@ -37,15 +38,14 @@ options:
     type: str
   state:
     description:
-      - V(info) only reports the connection.
       - V(present) connects unless an active controller to O(address) and O(port) exists (one that is connecting
         again after a path loss counts), then waits for the block device.
       - V(absent) disconnects every controller of the subsystem; nothing happens when none is connected.
       - V(reconnected) disconnects and connects again, always, to recover a connection that is stuck or whose device
         vanished. Address and port default to those of the existing controller.
     type: str
-    choices: [info, present, absent, reconnected]
-    default: info
+    choices: [present, absent, reconnected]
+    default: present
   address:
     description:
       - The RDS NVMe/TCP address (traddr). Needed to connect, unless O(state=reconnected) finds it in sysfs.
@@ -138,16 +138,11 @@ options:
 notes:
   - Every nvme-cli run goes through C(timeout) from coreutils, which must be installed.
 seealso:
+  - module: srvlab.rds.nvme_connection_info
   - module: srvlab.rds.nqn_filter
 """
 
 EXAMPLES = r"""
-- name: Show how a volume is attached to this node
-  srvlab.rds.nvme_connection:
-    volume_id: pvc-0d6f1c52-7a1e-4b8e-9c55-2f0b7f1f0a11
-  register: attachment
-  become: true
-
 - name: Recover a volume whose controller was removed after a long RDS outage
   srvlab.rds.nvme_connection:
     volume_id: pvc-0d6f1c52-7a1e-4b8e-9c55-2f0b7f1f0a11
@@ -282,120 +277,45 @@ actions:
   sample: ["disconnect", "connect"]
 """
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from dataclasses import replace
+from typing import Any, Dict, List, Optional, Tuple
 
 from ansible.module_utils.basic import AnsibleModule  # type: ignore[import-untyped]
-from ansible_collections.srvlab.rds.plugins.module_utils.node_commands import (
-    DEFAULT_TIMEOUT,
-    CommandNotFound,
-    CommandResult,
-    CommandTimeout,
-)
-from ansible_collections.srvlab.rds.plugins.module_utils.nqn_filter import (
-    DEFAULT_CONFIG_FILE,
-    configured_prefix,
-    read_text,
-)
+from ansible_collections.srvlab.rds.plugins.module_utils.node_commands import DEFAULT_TIMEOUT
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_cli import DEFAULT_PORT, ConnectTarget
-from ansible_collections.srvlab.rds.plugins.module_utils.nvme_config import (
-    HOSTNQN_FILE,
-    NvmeHostConfig,
-    read_host_file,
-)
-from ansible_collections.srvlab.rds.plugins.module_utils.nvme_errors import (
-    DeviceNotReadyError,
-    NvmeError,
-    UnmanagedNqnError,
-)
+from ansible_collections.srvlab.rds.plugins.module_utils.nvme_config import HOSTNQN_FILE, read_host_file
+from ansible_collections.srvlab.rds.plugins.module_utils.nvme_errors import DeviceNotReadyError, UnmanagedNqnError
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_host import NvmeHost
-from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import DEFAULT_NQN_PREFIX, nqn_for
+from ansible_collections.srvlab.rds.plugins.module_utils.nvme_module import (
+    TARGET_OPTION_RULES,
+    ModuleRunner,
+    argument_spec,
+    connected_first,
+    facts,
+    host_paths,
+    run_nvme_module,
+)
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_sysfs import Resolution, Subsystem
 
-ARGUMENT_SPEC = {
-    "nqn": {"type": "str"},
-    "volume_id": {"type": "str"},
-    "state": {"type": "str", "choices": ["info", "present", "absent", "reconnected"], "default": "info"},
-    "address": {"type": "str"},
-    "port": {"type": "int"},
-    "nsid": {"type": "int", "default": 1},
-    "host_nqn": {"type": "str"},
-    "host_nqn_file": {"type": "path", "default": HOSTNQN_FILE},
-    "host_id": {"type": "str"},
-    "ctrl_loss_tmo": {"type": "int", "default": -1},
-    "reconnect_delay": {"type": "int", "default": 5},
-    "keep_alive_tmo": {"type": "int"},
-    "dhchap_secret": {"type": "str", "no_log": True},
-    "dhchap_ctrl_secret": {"type": "str", "no_log": True},
-    "force": {"type": "bool", "default": False},
-    "managed_nqn_prefix": {"type": "str"},
-    "config_file": {"type": "path", "default": DEFAULT_CONFIG_FILE},
-    "command_timeout": {"type": "float", "default": DEFAULT_TIMEOUT},
-    "device_timeout": {"type": "float", "default": 30.0},
-    "nvme_binary": {"type": "str", "default": "nvme"},
-    "sysfs_root": {"type": "path", "default": "/sys"},
-    "dev_root": {"type": "path", "default": "/dev"},
-}
-# coreutils timeout: 124 when the deadline passed, 137 when the program had to be killed after the grace.
-_TIMED_OUT = (124, 137)
-_NOT_FOUND = (126, 127)
-_KILL_GRACE = "5s"
-
-
-class ModuleRunner:
-    """A node_commands.CommandRunner over ``module.run_command``, with the deadline enforced by ``timeout``."""
-
-    def __init__(self, module: AnsibleModule) -> None:
-        self._module = module
-        self._timeout = module.get_bin_path("timeout", required=True)
-
-    def run(self, argv: Sequence[str], timeout: float = DEFAULT_TIMEOUT, stdin: Optional[str] = None) -> CommandResult:
-        wrapped = [self._timeout, "--kill-after=%s" % _KILL_GRACE, "%gs" % timeout, *argv]
-        returncode, stdout, stderr = self._module.run_command(wrapped, data=stdin, expand_user_and_vars=False)
-        if returncode in _TIMED_OUT:
-            raise CommandTimeout(argv, timeout)
-        if returncode in _NOT_FOUND and not stdout:
-            raise CommandNotFound(argv[0])
-        return CommandResult(argv=list(argv), returncode=returncode, stdout=stdout, stderr=stderr)
-
-
-def managed_prefix(params: Dict[str, Any]) -> str:
-    if params["managed_nqn_prefix"]:
-        return str(params["managed_nqn_prefix"])
-    return configured_prefix(read_text(params["config_file"])) or DEFAULT_NQN_PREFIX
-
-
-def facts(resolution: Resolution) -> Dict[str, Any]:
-    """The connection as the module returns it and shows it in the diff."""
-    subsystem = _connected_first(resolution.subsystems)
-    controllers = subsystem.controllers if subsystem else ()
-    device = resolution.device
-    return {
-        "connected": subsystem is not None and subsystem.connected,
-        "subsystem": subsystem.name if subsystem else None,
-        "controllers": [
-            {
-                "name": controller.name,
-                "state": controller.state,
-                "transport": controller.transport,
-                "address": controller.address.traddr,
-                "port": controller.address.trsvcid,
-                "source_address": controller.address.src_addr,
-                "host_nqn": controller.host_nqn,
-            }
-            for controller in controllers
-        ],
-        "device": None
-        if device is None
-        else {
-            "name": device.name,
-            "path": device.path,
-            "major": device.major,
-            "minor": device.minor,
-            "size_bytes": device.size_bytes,
-            "nsid": device.nsid,
-        },
-        "device_problem": None if resolution.ready else resolution.describe(),
+ARGUMENT_SPEC = argument_spec(
+    {
+        "state": {"type": "str", "choices": ["present", "absent", "reconnected"], "default": "present"},
+        "address": {"type": "str"},
+        "port": {"type": "int"},
+        "host_nqn": {"type": "str"},
+        "host_nqn_file": {"type": "path", "default": HOSTNQN_FILE},
+        "host_id": {"type": "str"},
+        "ctrl_loss_tmo": {"type": "int", "default": -1},
+        "reconnect_delay": {"type": "int", "default": 5},
+        "keep_alive_tmo": {"type": "int"},
+        "dhchap_secret": {"type": "str", "no_log": True},
+        "dhchap_ctrl_secret": {"type": "str", "no_log": True},
+        "force": {"type": "bool", "default": False},
+        "command_timeout": {"type": "float", "default": DEFAULT_TIMEOUT},
+        "device_timeout": {"type": "float", "default": 30.0},
+        "nvme_binary": {"type": "str", "default": "nvme"},
     }
+)
 
 
 def plan(state: str, subsystem: Optional[Subsystem], address: Optional[str], port: int) -> List[str]:
@@ -409,13 +329,13 @@ def plan(state: str, subsystem: Optional[Subsystem], address: Optional[str], por
         return ["disconnect"] if has_controllers else []
     if state == "reconnected":
         return (["disconnect"] if has_controllers else []) + ["connect"]
-    return []
+    raise ValueError("Unknown state %r: use present, absent or reconnected." % state)
 
 
 def run(module: AnsibleModule, host: NvmeHost, nqn: str) -> Dict[str, Any]:
     params = module.params
     before = host.resolve(nqn, params["nsid"])
-    subsystem = _connected_first(before.subsystems)
+    subsystem = connected_first(before.subsystems)
     address, port = target_address(params, subsystem)
     actions = plan(params["state"], subsystem, address, port)
     if "disconnect" in actions and not params["force"] and not host.is_managed(nqn):
@@ -482,11 +402,6 @@ def target_address(params: Dict[str, Any], subsystem: Optional[Subsystem]) -> Tu
     return address, port if port is not None else DEFAULT_PORT
 
 
-def _connected_first(subsystems: Sequence[Subsystem]) -> Optional[Subsystem]:
-    ordered = sorted(subsystems, key=lambda subsystem: not subsystem.connected)
-    return ordered[0] if ordered else None
-
-
 def _summary(connection: Dict[str, Any]) -> Dict[str, Any]:
     device = connection["device"]
     return {
@@ -511,30 +426,10 @@ def _predicted(before: Resolution, actions: List[str], target: str) -> Dict[str,
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=ARGUMENT_SPEC,
-        mutually_exclusive=[("nqn", "volume_id")],
-        required_one_of=[("nqn", "volume_id")],
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **TARGET_OPTION_RULES)
     params = module.params
-    nqn = params["nqn"] or nqn_for(params["volume_id"])
-    config = NvmeHostConfig(
-        nvme_binary=params["nvme_binary"],
-        sysfs_root=params["sysfs_root"],
-        dev_root=params["dev_root"],
-        command_timeout=params["command_timeout"],
-    )
-    try:
-        prefix = managed_prefix(params)
-        host = NvmeHost(config, prefix, runner=ModuleRunner(module))
-        result = run(module, host, nqn)
-        result.update(nqn=nqn, managed=host.is_managed(nqn), managed_nqn_prefix=prefix)
-    except NvmeError as error:
-        module.fail_json(msg=str(error), nqn=nqn)
-    except OSError as error:
-        module.fail_json(msg="Cannot read the NVMe state of %s: %s. Check sysfs_root and permissions." % (nqn, error))
-    module.exit_json(**result)
+    config = replace(host_paths(params), nvme_binary=params["nvme_binary"], command_timeout=params["command_timeout"])
+    run_nvme_module(module, config, lambda host, nqn: run(module, host, nqn), runner=ModuleRunner(module))
 
 
 if __name__ == "__main__":

@@ -80,7 +80,7 @@ def build(root: Path, controllers: int) -> tuple[FakeSysfs, List[str]]:
 def measure(rounds: int, cases: Dict[str, Callable[[], object]]) -> Dict[str, List[float]]:
     """Milliseconds per call; the cases take turns in every round, so machine load hits them alike."""
     timings: Dict[str, List[float]] = {label: [] for label in cases}
-    for _ in range(rounds):
+    for _round in range(rounds):
         for label, call in cases.items():
             start = time.perf_counter()
             call()

@@ -1,4 +1,4 @@
-"""srvlab.rds.nvme_connection and the NVMe host library against the test fabric (root).
+"""srvlab.rds.nvme_connection, srvlab.rds.nvme_connection_info and the NVMe host library against the test fabric (root).
 
 The RDS emulator exports real disks; the fabric's ``nvme`` stand-in connects them as loop devices
 and writes a kernel-shaped sysfs tree and ``/dev`` nodes. Everything above it is the production
@@ -66,6 +66,15 @@ class Node:
             **options,
         )
 
+    def info_options(self, **options: Any) -> dict[str, Any]:
+        """The info module's options: the fabric's sysfs and /dev, plus ``options``."""
+        return dict(
+            sysfs_root=self.config.sysfs_root,
+            dev_root=self.config.dev_root,
+            config_file=str(self.hostnqn_file.parent / "no-node.yaml"),
+            **options,
+        )
+
 
 def export(rds: RdsClient, volume_id: str, password: str | None = None) -> str:
     nqn = nqn_for(volume_id)
@@ -118,14 +127,15 @@ def test_module_inspects_connects_reconnects_and_disconnects(tmp_path: Path, rds
     system_file.write_bytes(b"\0" * MIB)
     node.fabric.add_system_subsystem(SYSTEM_NQN, system_file)
     volume = node.module_options(volume_id=VOLUME_ID)
+    inspect = node.info_options(volume_id=VOLUME_ID)
     tasks: list[dict[str, Any]] = [
-        {"register": "before", "srvlab.rds.nvme_connection": volume},
+        {"register": "before", "srvlab.rds.nvme_connection_info": inspect},
         {
             "register": "predicted",
             "check_mode": True,
             "srvlab.rds.nvme_connection": dict(volume, state="present", address="127.0.0.1"),
         },
-        {"register": "after_check", "srvlab.rds.nvme_connection": volume},
+        {"register": "after_check", "srvlab.rds.nvme_connection_info": inspect},
         {"register": "connected", "srvlab.rds.nvme_connection": dict(volume, state="present", address="127.0.0.1")},
         {"register": "again", "srvlab.rds.nvme_connection": dict(volume, state="present", address="127.0.0.1")},
         {"register": "reconnected", "srvlab.rds.nvme_connection": dict(volume, state="reconnected")},
@@ -135,10 +145,10 @@ def test_module_inspects_connects_reconnects_and_disconnects(tmp_path: Path, rds
             "check_mode": True,
             "srvlab.rds.nvme_connection": dict(volume, state="absent"),
         },
-        {"register": "still", "srvlab.rds.nvme_connection": volume},
+        {"register": "still", "srvlab.rds.nvme_connection_info": inspect},
         {"register": "disconnected", "srvlab.rds.nvme_connection": dict(volume, state="absent")},
         {"register": "gone", "srvlab.rds.nvme_connection": dict(volume, state="absent")},
-        {"register": "system", "srvlab.rds.nvme_connection": node.module_options(nqn=SYSTEM_NQN)},
+        {"register": "system", "srvlab.rds.nvme_connection_info": node.info_options(nqn=SYSTEM_NQN)},
     ]
     run = run_playbook(tmp_path, tasks, extra_args=("--diff",))
 
@@ -169,6 +179,11 @@ def test_module_inspects_connects_reconnects_and_disconnects(tmp_path: Path, rds
     assert PREFIX in run["refused"]["msg"]
     assert run["predicted_absent"]["changed"] and run["predicted_absent"]["actions"] == ["disconnect"]
     assert run["still"]["connected"]
+    facts = ("nqn", "managed", "managed_nqn_prefix", "connected", "subsystem", "controllers", "device")
+    assert {key: run["still"][key] for key in facts} == {key: run["reconnected"][key] for key in facts}
+    assert run["still"]["device_problem"] is None
+    inspections = ("before", "after_check", "still", "system")
+    assert not any(run[name]["changed"] or "actions" in run[name] or "diff" in run[name] for name in inspections)
 
     assert run["disconnected"]["changed"] and not run["disconnected"]["connected"]
     assert run["disconnected"]["device"] is None
@@ -189,7 +204,7 @@ def test_module_repairs_a_volume_whose_controller_was_lost(tmp_path: Path, rds: 
     node.fabric.remove_device(nqn)  # the namespace vanished; the controller stays
     volume = node.module_options(volume_id=VOLUME_ID)
     tasks: list[dict[str, Any]] = [
-        {"register": "broken", "srvlab.rds.nvme_connection": volume},
+        {"register": "broken", "check_mode": True, "srvlab.rds.nvme_connection_info": node.info_options(nqn=nqn)},
         {"register": "repaired", "srvlab.rds.nvme_connection": dict(volume, state="reconnected")},
     ]
     run = run_playbook(tmp_path, tasks)
@@ -228,12 +243,14 @@ def test_module_kills_a_hung_nvme_cli_and_names_a_missing_one(tmp_path: Path, no
         [
             {"register": "hung", "srvlab.rds.nvme_connection": dict(connect, nvme_binary=str(hung))},
             {"register": "missing", "srvlab.rds.nvme_connection": dict(connect, nvme_binary="/nonexistent/nvme")},
+            {"register": "info_state", "srvlab.rds.nvme_connection": dict(connect, state="info")},
         ],
     )
     assert run["hung"]["failed"]
     assert "did not finish within 1 s and was killed" in run["hung"]["msg"]
     assert run["missing"]["failed"]
     assert "/nonexistent/nvme is not installed or not executable" in run["missing"]["msg"]
+    assert run["info_state"]["failed"] and "present, absent, reconnected" in run["info_state"]["msg"]
 
 
 @pytest.mark.parametrize("naming", list(Naming))

@@ -1,11 +1,14 @@
 """playbooks/repair.yml's RDS runbooks by real ansible-playbook against the emulator and the Kubernetes API fake.
 
-The node play uses srvlab.rds.nvme_connection, which has its own tests; here no node is named, so
-only the RDS play runs, although the inventory has a regular node.
+The node play's changes use srvlab.rds.nvme_connection, which has its own tests against the test NVMe
+fabric; here they never run. Without a named node only the RDS play runs, although the inventory has a
+regular node; the inspect step is also run on that node (this host's real /sys, without become): it
+only reads, so it reports the volume as not connected there.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,8 +47,10 @@ def _inventory(tmp_path: Path, emulator: EmulatorServer, private_key: Path) -> P
                         }
                     }
                 },
-                # Without -e repair_node no node task may run: this node would fail one (no sudo, no NVMe).
-                "csi_nodes_regular": {"hosts": {"node1": {"ansible_connection": "local"}}},
+                # Without -e repair_node no node task may run: this node would fail a change (no NVMe).
+                "csi_nodes_regular": {
+                    "hosts": {"node1": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}
+                },
             },
         }
     }
@@ -71,9 +76,14 @@ def test_rds_runbooks(
     assert untagged.returncode == 0, untagged.stdout + untagged.stderr
     assert emulator.stats.commands_executed == commands_before
 
-    inspected = _repair(tmp_path, inventory, "-t", "inspect", "-e", "volume_id=pvc-live")
+    node_inspect = ("-e", "repair_node=node1", "-e", "ansible_become=false")
+    inspected = _repair(tmp_path, inventory, "-t", "inspect", "-e", "volume_id=pvc-live", *node_inspect)
     assert inspected.returncode == 0, inspected.stdout + inspected.stderr
     assert '"nvme_export": false' in inspected.stdout
+    assert '"nqn": "nqn.2000-02.com.mikrotik:pvc-live"' in inspected.stdout
+    assert '"connected": false' in inspected.stdout
+    recap = inspected.stdout.split("PLAY RECAP")[1]
+    assert re.findall(r"(\S+)\s*:.*\bchanged=(\d+)", recap) == [("node1", "0"), ("rds1", "0")], recap
 
     reexported = _repair(tmp_path, inventory, "-t", "reexport", "-e", "volume_id=pvc-live")
     assert reexported.returncode == 0, reexported.stdout + reexported.stderr

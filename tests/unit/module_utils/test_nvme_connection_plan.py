@@ -1,4 +1,4 @@
-"""srvlab.rds.nvme_connection's pure parts: which actions each state needs, the target address, the facts."""
+"""The NVMe modules' pure parts: which actions each state needs, the target address, the NQN, the prefix, the facts."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Any, List, Optional
 
 import pytest
+from ansible_collections.srvlab.rds.plugins.module_utils.nqn_filter import render_config
+from ansible_collections.srvlab.rds.plugins.module_utils.nvme_module import facts, managed_prefix, target_nqn
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_sysfs import Subsystem, find_subsystem, resolve
-from ansible_collections.srvlab.rds.plugins.modules.nvme_connection import facts, plan, target_address
+from ansible_collections.srvlab.rds.plugins.modules.nvme_connection import plan, target_address
 
 from tests.unit.module_utils.test_nvme_sysfs import TARGET, VOLUME_NQN, FakeSysfs
 
@@ -23,7 +25,6 @@ def subsystem_with(tmp_path: Path, *states: str, traddr: str = TARGET) -> Option
 @pytest.mark.parametrize(
     ("state", "controllers", "address", "actions"),
     [
-        ("info", ("live",), TARGET, []),
         ("present", (), TARGET, ["connect"]),
         ("present", ("live",), TARGET, []),
         ("present", ("connecting",), TARGET, []),
@@ -43,6 +44,25 @@ def test_each_state_plans_the_actions_it_needs(
     subsystem = subsystem_with(tmp_path, *controllers)
     assert plan(state, subsystem, address, 4420) == actions
     assert plan(state, None, address, 4420) == (["connect"] if state in ("present", "reconnected") else [])
+
+
+def test_an_unknown_state_is_refused_rather_than_planned_as_nothing(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="Unknown state 'info'"):
+        plan("info", subsystem_with(tmp_path, "live"), TARGET, 4420)
+
+
+def test_the_task_names_the_subsystem_by_nqn_or_by_volume_id() -> None:
+    assert target_nqn({"nqn": VOLUME_NQN, "volume_id": None}) == VOLUME_NQN
+    assert target_nqn({"nqn": None, "volume_id": "PVC-ABC"}) == "nqn.2000-02.com.mikrotik:pvc-abc"
+
+
+def test_the_managed_prefix_comes_from_the_task_then_the_config_file_then_the_default(tmp_path: Path) -> None:
+    config = tmp_path / "node.yaml"
+    params: dict[str, Any] = {"managed_nqn_prefix": None, "config_file": str(config)}
+    assert managed_prefix(params) == "nqn.2000-02.com.mikrotik:pvc-"
+    config.write_text(render_config(None, "nqn.2000-02.com.mikrotik:csi-"))
+    assert managed_prefix(params) == "nqn.2000-02.com.mikrotik:csi-"
+    assert managed_prefix(dict(params, managed_nqn_prefix="nqn.x:y-")) == "nqn.x:y-"
 
 
 def test_a_reconnect_takes_address_and_port_from_the_existing_controller(tmp_path: Path) -> None:

@@ -256,7 +256,7 @@ def test_connect_failures_map_to_error_types_that_never_show_the_secret(
     nvme.on("connect", lambda argv: result(argv, 1, stderr=output))
     with pytest.raises(error_class, match=message) as raised:
         host.connect(target(dhchap_secret=SECRET, dhchap_ctrl_secret=CTRL_SECRET))
-    assert type(raised.value) is error_class
+    assert raised.type is error_class  # exactly this class, not a subclass
     assert "--dhchap-secret=" + SECRET in nvme.calls[0]
     assert "--dhchap-ctrl-secret=" + CTRL_SECRET in nvme.calls[0]
     error = raised.value

@@ -8,13 +8,13 @@ import pytest
 from ansible_collections.srvlab.rds.plugins.module_utils.nqn_filter import (
     HEADER,
     Connection,
-    check_prefix,
     configured_prefix,
     conflicting_connections,
     plan_identity,
     read_connections,
     render_config,
 )
+from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import check_prefix
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import InvalidValueError
 
 CSI_NQN = "nqn.2000-02.com.mikrotik:pvc-0d6f1c52-7a1e-4b8e-9c55-2f0b7f1f0a11"
