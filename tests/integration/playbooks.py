@@ -74,6 +74,16 @@ def run_playbook(
     (work / "inventory").write_text(
         "localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable
     )
+    completed = run_ansible_playbook(work, work / "inventory", work / "play.yml", *extra_args, env=env)
+    if not out.exists():
+        raise AssertionError("ansible-playbook did not finish:\n%s\n%s" % (completed.stdout, completed.stderr))
+    return PlaybookRun(completed.returncode, completed.stdout, json.loads(out.read_text()))
+
+
+def run_ansible_playbook(
+    work: Path, inventory: Path, playbook: Path, *arguments: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """ansible-playbook with the collection from the repository and its temp and home under ``work``."""
     environment = dict(os.environ)
     environment.update(
         ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
@@ -83,8 +93,8 @@ def run_playbook(
         ANSIBLE_HOME=str(work / "home"),
     )
     environment.update(env or {})
-    completed = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(work / "inventory"), "play.yml", *extra_args],
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(playbook), *arguments],
         cwd=work,
         env=environment,
         capture_output=True,
@@ -92,6 +102,3 @@ def run_playbook(
         timeout=PLAYBOOK_TIMEOUT,
         check=False,
     )
-    if not out.exists():
-        raise AssertionError("ansible-playbook did not finish:\n%s\n%s" % (completed.stdout, completed.stderr))
-    return PlaybookRun(completed.returncode, completed.stdout, json.loads(out.read_text()))

@@ -18,7 +18,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.ssh_public_key import f
 from rds_emulator.process import write_client_key
 from rds_emulator.server import EmulatorServer
 
-from tests.integration.playbook_runs import run_ansible_playbook
+from tests.integration.playbooks import run_ansible_playbook
 
 
 def _run_role(

@@ -18,8 +18,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import DiskS
 from rds_emulator.server import EmulatorServer
 
 from tests.integration.kube_api_fake import KubeApiFake
-from tests.integration.playbook_runs import run_ansible_playbook
-from tests.integration.playbooks import REPO
+from tests.integration.playbooks import REPO, run_ansible_playbook
 
 GIB = 1024**3
 BASE = "/storage-pool/metal-csi"
