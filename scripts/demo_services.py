@@ -100,7 +100,7 @@ def stop(work: Path) -> list[str]:
     for mount_point in mounts_under(work):
         subprocess.run(["umount", mount_point], check=False, timeout=STOP_TIMEOUT)
         done.append("unmounted %s" % mount_point)
-    if (work / "fabric" / "config.json").exists() or (work / "fabric").is_dir():
+    if (work / "fabric").is_dir():
         try:
             TestFabric.open(work / "fabric").teardown()
             done.append("fabric torn down")
