@@ -8,12 +8,17 @@ same library calls made directly, on one emulator, in one run; prints figures an
 - The direct path makes exactly the library calls the driver makes for the pair: ``add_disk``
   (the volume directory is ensured once, as the driver caches it), then ``get_disk`` (the
   driver's ownership check, P-4.7) and ``remove_disk``.
+- Each operation of a pair is timed on its own, so the report gives p50 and p99 per operation
+  (CreateVolume, DeleteVolume) as well as per pair, and the gRPC path's addition for each.
 - Concurrency 1 alternates the two paths pair by pair, concurrency 16 batch by batch, so load
   from other processes on a shared machine hits both paths alike.
+- At concurrency 1 the addition is also measured call by call: the client-observed time of each
+  RPC minus the driver's own time for it (its ``rpc done`` log line), which removes the RDS's
+  jitter from the figure; the driver's own time is compared with the library's.
 - RSS of the driver process: idle after start, then after ``--rss-pairs`` create+delete pairs
   with the latency switched off (the pairs are the same RPCs; only the wait is removed).
 
-Targets (issue 4): gRPC adds <= 2 ms at p50; 16 streams >= 8x one stream; RSS <= 80 MiB.
+Targets (issue 4): gRPC adds <= 2 ms at p50 per operation; 16 streams >= 8x one stream; RSS <= 80 MiB.
 Run: ``.venv/bin/python csi_driver/bench/bench_controller.py`` from the repository root.
 """
 
@@ -54,16 +59,22 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def run_pairs(concurrency: int, pairs: int, pair: Callable[[str], None]) -> tuple[list[float], float]:
-    """Run ``pairs`` create+delete pairs on ``concurrency`` threads: seconds per pair, elapsed seconds."""
-    samples: list[float] = []
+OPERATIONS = ("CreateVolume", "DeleteVolume")
+Pair = Callable[[str], tuple[float, float]]  # runs one create+delete pair: seconds of each
+
+
+def run_pairs(concurrency: int, pairs: int, pair: Pair) -> tuple[dict[str, list[float]], float]:
+    """Run ``pairs`` create+delete pairs on ``concurrency`` threads: seconds per pair and per
+    operation, elapsed seconds."""
+    samples: dict[str, list[float]] = {"pair": [], **{name: [] for name in OPERATIONS}}
     lock = threading.Lock()
 
     def one(index: int) -> None:
-        started = time.perf_counter()
-        pair("pvc-%s" % uuid.uuid4())  # the provisioner's form: the driver keeps it as the slot
+        create, delete = pair("pvc-%s" % uuid.uuid4())  # the provisioner's form: the driver keeps it as the slot
         with lock:
-            samples.append(time.perf_counter() - started)
+            samples["pair"].append(create + delete)
+            samples["CreateVolume"].append(create)
+            samples["DeleteVolume"].append(delete)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
@@ -71,29 +82,31 @@ def run_pairs(concurrency: int, pairs: int, pair: Callable[[str], None]) -> tupl
     return samples, time.perf_counter() - started
 
 
-def compare(
-    concurrency: int, pairs: int, rounds: int, paths: dict[str, Callable[[str], None]], pids: dict[str, int]
-) -> dict[str, dict[str, float]]:
+def compare(concurrency: int, pairs: int, rounds: int, paths: dict[str, Pair], pids: dict[str, int]) -> dict[str, Any]:
     """Alternate the paths in ``rounds`` batches so that load from elsewhere hits both alike."""
-    samples: dict[str, list[float]] = {name: [] for name in paths}
+    samples: dict[str, dict[str, list[float]]] = {name: {} for name in paths}
     elapsed = dict.fromkeys(paths, 0.0)
     cpu = {name: dict.fromkeys(pids, 0.0) for name in paths}
     for _round in range(rounds):
         for name, pair in paths.items():
             before = {who: cpu_seconds(pid) for who, pid in pids.items()}
             batch, seconds = run_pairs(concurrency, max(1, pairs // rounds), pair)
-            samples[name] += batch
+            for kind, values in batch.items():
+                samples[name].setdefault(kind, []).extend(values)
             elapsed[name] += seconds
             for who, pid in pids.items():
                 cpu[name][who] += cpu_seconds(pid) - before[who]
     results = {}
     for name in paths:
-        count = len(samples[name])
-        figures = {
-            "p50_ms": statistics.median(samples[name]) * 1000,
-            "p99_ms": percentile(samples[name], 0.99) * 1000,
-            "ops_s": count / elapsed[name],
+        count = len(samples[name]["pair"])
+        figures: dict[str, Any] = {
+            kind: {
+                "p50_ms": statistics.median(values) * 1000,
+                "p99_ms": percentile(values, 0.99) * 1000,
+            }
+            for kind, values in samples[name].items()
         }
+        figures["ops_s"] = count / elapsed[name]
         figures.update({"cpu_" + who: seconds * 1000 / count for who, seconds in cpu[name].items()})
         results["%s-c%d" % (name, concurrency)] = figures
     return results
@@ -150,15 +163,16 @@ def emulator_pid(emulator: EmulatorProcess) -> int:
     return process.pid
 
 
-def grpc_pair(controller: Any, names: list[str] | None = None) -> Callable[[str], None]:
+def grpc_pair(controller: Any, client_ms: dict[str, dict[str, float]] | None = None) -> Pair:
+    """A pair through the socket; with ``client_ms``, each RPC's client-observed time is kept by
+    operation and volume, to be set against the driver's own time for it."""
     capability = csi_pb2.VolumeCapability(
         mount=csi_pb2.VolumeCapability.MountVolume(fs_type="ext4"),
         access_mode=csi_pb2.VolumeCapability.AccessMode(mode=csi_pb2.VolumeCapability.AccessMode.SINGLE_NODE_WRITER),
     )
 
-    def pair(name: str) -> None:
-        if names is not None:
-            names.append(name)
+    def pair(name: str) -> tuple[float, float]:
+        started = time.perf_counter()
         volume = controller.CreateVolume(
             csi_pb2.CreateVolumeRequest(
                 name=name,
@@ -166,21 +180,28 @@ def grpc_pair(controller: Any, names: list[str] | None = None) -> Callable[[str]
                 volume_capabilities=[capability],
             )
         ).volume
+        created = time.perf_counter()
         controller.DeleteVolume(csi_pb2.DeleteVolumeRequest(volume_id=volume.volume_id))
+        deleted = time.perf_counter()
+        if client_ms is not None:
+            client_ms["CreateVolume"][name] = (created - started) * 1000
+            client_ms["DeleteVolume"][volume.volume_id] = (deleted - created) * 1000
+        return created - started, deleted - created
 
     return pair
 
 
-def server_side_ms(log: Path, names: list[str]) -> list[float]:
-    """Per pair, the driver's own CreateVolume + DeleteVolume time from its ``rpc done`` log lines."""
-    spent: dict[str, float] = {}
+def server_side_ms(log: Path) -> dict[str, dict[str, float]]:
+    """The driver's own time of each CreateVolume and DeleteVolume, by volume, from its ``rpc done`` lines."""
+    spent: dict[str, dict[str, float]] = {name: {} for name in OPERATIONS}
     for line in log.read_text().splitlines():
-        if 'msg="rpc done"' not in line or not ("rpc=CreateVolume" in line or "rpc=DeleteVolume" in line):
+        if 'msg="rpc done"' not in line:
             continue
         fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
-        volume = fields.get("name") or fields.get("volume_id", "")
-        spent[volume] = spent.get(volume, 0.0) + float(fields["ms"])
-    return [spent[name] for name in names if name in spent]
+        if fields.get("rpc") in spent:
+            volume = fields.get("name") or fields.get("volume_id", "")
+            spent[fields["rpc"]][volume] = float(fields["ms"])
+    return spent
 
 
 def noop_rpc_ms(identity: Any, count: int, idle: float = 0.0) -> list[float]:
@@ -195,24 +216,27 @@ def noop_rpc_ms(identity: Any, count: int, idle: float = 0.0) -> list[float]:
     return samples
 
 
-def library_pair(client: RdsClient) -> Callable[[str], None]:
-    def pair(name: str) -> None:
+def library_pair(client: RdsClient) -> Pair:
+    def pair(name: str) -> tuple[float, float]:
         spec = DiskSpec(
             slot=name,
             file_path="%s/%s.img" % (BASE, name),
             size=GIB,
             export=ExportSpec(nqn="nqn.2000-02.com.mikrotik:" + name),
         )
+        started = time.perf_counter()
         client.add_disk(spec)
+        created = time.perf_counter()
         disk = client.get_disk(name)
         client.remove_disk(name, file_path=disk.file_path if disk else spec.file_path)
+        return created - started, time.perf_counter() - created
 
     return pair
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pairs-single", type=int, default=20, help="pairs at concurrency 1 (default 20)")
+    parser.add_argument("--pairs-single", type=int, default=40, help="pairs at concurrency 1 (default 40)")
     parser.add_argument("--pairs-parallel", type=int, default=96, help="pairs at concurrency 16 (default 96)")
     parser.add_argument("--rss-pairs", type=int, default=1000, help="pairs for the RSS figure (default 1000)")
     parser.add_argument("--latency", type=float, default=0.05, help="emulator latency per command (default 0.05)")
@@ -244,16 +268,21 @@ def measure(args: argparse.Namespace, work: Path, state: Path, emulator: Emulato
         controller = csi_pb2_grpc.ControllerStub(channel)
         idle = rss_mib(process.pid)
         pids = {"emulator": emulator_pid(emulator), "driver": process.pid, "client": 0}
-        single_names: list[str] = []
-        paths = {"library": library_pair(client), "grpc": grpc_pair(controller, single_names)}
+        client_ms: dict[int, dict[str, dict[str, float]]] = {
+            concurrency: {name: {} for name in OPERATIONS} for concurrency in (1, SESSIONS)
+        }
+        paths = {"library": library_pair(client), "grpc": grpc_pair(controller)}
         for pair in paths.values():
             pair("pvc-%s" % uuid.uuid4())  # connect and read the version outside the measurement
-        single_names.clear()
-        results = compare(1, args.pairs_single, args.pairs_single, paths, pids)
+        results: dict[str, Any] = {}
+        for concurrency, pairs, rounds in (
+            (1, args.pairs_single, args.pairs_single),
+            (SESSIONS, args.pairs_parallel, 2),
+        ):
+            paths["grpc"] = grpc_pair(controller, client_ms[concurrency])
+            results.update(compare(concurrency, pairs, rounds, paths, pids))
         identity = csi_pb2_grpc.IdentityStub(channel)
         noop = (noop_rpc_ms(identity, 200), noop_rpc_ms(identity, 20, idle=0.25))
-        server = server_side_ms(work / "driver.log", single_names)
-        results.update(compare(SESSIONS, args.pairs_parallel, 2, paths, pids))
         after_latency = rss_mib(process.pid)
         set_latency(state, 0)
         rss_samples, rss_seconds = run_pairs(SESSIONS, args.rss_pairs, grpc_pair(controller))
@@ -264,45 +293,57 @@ def measure(args: argparse.Namespace, work: Path, state: Path, emulator: Emulato
         process.terminate()
         process.wait(timeout=30)
         transport.close()
-    report(args, results, (idle, after_latency, after), len(rss_samples) / rss_seconds, stats)
-    report_split(results, server, noop)
+    report(args, results, (idle, after_latency, after), len(rss_samples["pair"]) / rss_seconds, stats)
+    report_split(results, client_ms, server_side_ms(work / "driver.log"), noop)
     return 0
 
 
 def report(
     args: argparse.Namespace,
-    results: dict[str, dict[str, float]],
+    results: dict[str, Any],
     rss: tuple[float, float, float],
     rss_pairs_per_second: float,
     stats: dict[str, Any],
 ) -> None:
     idle, after_latency, after = rss
     print("CreateVolume+DeleteVolume pairs, emulator latency %.0f ms per command" % (args.latency * 1000))
-    print("CPU ms per pair of each process (2 cores are shared by all three)")
-    header = ("path", "p50 ms", "p99 ms", "pairs/s", "cpu emul", "cpu drv", "cpu client")
-    print("%-14s %9s %9s %9s %9s %9s %10s" % header)
+    print("p50/p99 in ms per pair and per operation; CPU ms per pair of each process (2 cores shared by all three)")
+    header = ("path", "pair p50", "pair p99", "create p50", "delete p50", "pairs/s", "cpu emul", "cpu drv", "cpu cli")
+    print("%-12s %9s %9s %10s %10s %8s %9s %8s %8s" % header)
     for name, figures in results.items():
         print(
-            "%-14s %9.1f %9.1f %9.2f %9.1f %9.1f %10.1f"
+            "%-12s %9.1f %9.1f %10.1f %10.1f %8.2f %9.1f %8.1f %8.1f"
             % (
                 name,
-                figures["p50_ms"],
-                figures["p99_ms"],
+                figures["pair"]["p50_ms"],
+                figures["pair"]["p99_ms"],
+                figures["CreateVolume"]["p50_ms"],
+                figures["DeleteVolume"]["p50_ms"],
                 figures["ops_s"],
                 figures["cpu_emulator"],
                 figures["cpu_driver"],
                 figures["cpu_client"],
             )
         )
-    added = results["grpc-c1"]["p50_ms"] - results["library-c1"]["p50_ms"]
-    added16 = results["grpc-c16"]["p50_ms"] - results["library-c16"]["p50_ms"]
+    for concurrency in (1, SESSIONS):
+        grpc_figures, library = results["grpc-c%d" % concurrency], results["library-c%d" % concurrency]
+        added = {
+            kind: grpc_figures[kind]["p50_ms"] - library[kind]["p50_ms"]
+            for kind in ("CreateVolume", "DeleteVolume", "pair")
+        }
+        print(
+            "gRPC adds at p50, concurrency %d: CreateVolume %+.1f ms, DeleteVolume %+.1f ms (target <= 2 ms each), "
+            "pair %+.1f ms (ratio %.3f)"
+            % (
+                concurrency,
+                added["CreateVolume"],
+                added["DeleteVolume"],
+                added["pair"],
+                grpc_figures["pair"]["p50_ms"] / library["pair"]["p50_ms"],
+            )
+        )
     scale = results["grpc-c16"]["ops_s"] / results["grpc-c1"]["ops_s"]
     scale_lib = results["library-c16"]["ops_s"] / results["library-c1"]["ops_s"]
-    print("gRPC adds at p50: %+.1f ms at concurrency 1, %+.1f ms at 16 (target <= 2 ms)" % (added, added16))
-    print(
-        "gRPC p50 ratio grpc/library at concurrency 1: %.3f"
-        % (results["grpc-c1"]["p50_ms"] / results["library-c1"]["p50_ms"])
-    )
     print("16 streams / 1 stream throughput: gRPC %.1fx, library %.1fx (target >= 8x)" % (scale, scale_lib))
     print(
         "emulator sessions: peak %d, refused %d (bound %d)"
@@ -315,27 +356,37 @@ def report(
 
 
 def report_split(
-    results: dict[str, dict[str, float]], server: list[float], noop: tuple[list[float], list[float]]
+    results: dict[str, Any],
+    client_ms: dict[int, dict[str, dict[str, float]]],
+    server_ms: dict[str, dict[str, float]],
+    noop: tuple[list[float], list[float]],
 ) -> None:
-    """Where the concurrency-1 difference goes: the driver's own time per pair against the gRPC round trips."""
-    client_p50 = results["grpc-c1"]["p50_ms"]
-    server_p50 = statistics.median(server)
-    print(
-        "split at concurrency 1 (%d pairs): driver-side p50 %.1f ms (library %.1f ms, %+.1f ms), "
-        "client-observed p50 %.1f ms, so the two gRPC round trips cost %.1f ms"
-        % (
-            len(server),
-            server_p50,
-            results["library-c1"]["p50_ms"],
-            server_p50 - results["library-c1"]["p50_ms"],
-            client_p50,
-            client_p50 - server_p50,
-        )
-    )
+    """Call by call: what each RPC cost the client beyond the driver's own time for it (the RDS's
+    jitter cancels out), and the driver's own time against the library's for the same operation."""
+    for concurrency, kept in client_ms.items():
+        for kind in OPERATIONS:
+            both = [volume for volume in kept[kind] if volume in server_ms[kind]]
+            added = [kept[kind][volume] - server_ms[kind][volume] for volume in both]
+            driver_p50 = statistics.median(server_ms[kind][volume] for volume in both)
+            library_p50 = results["library-c%d" % concurrency][kind]["p50_ms"]
+            print(
+                "%s at concurrency %d, call by call (%d calls): gRPC adds p50 %.2f ms, p99 %.2f ms; "
+                "driver's own time p50 %.1f ms, library %.1f ms (%+.1f ms)"
+                % (
+                    kind,
+                    concurrency,
+                    len(added),
+                    statistics.median(added),
+                    percentile(added, 0.99),
+                    driver_p50,
+                    library_p50,
+                    driver_p50 - library_p50,
+                )
+            )
     hot, idle = noop
     print(
         "no-op RPC (GetPluginInfo) round trip: p50 %.2f ms back to back, p50 %.2f ms after 0.25 s idle "
-        "(the floor for one RPC of a pair)" % (statistics.median(hot), statistics.median(idle))
+        "(gRPC's own floor for one RPC on this machine)" % (statistics.median(hot), statistics.median(idle))
     )
 
 
