@@ -12,9 +12,13 @@ same library calls made directly, on one emulator, in one run; prints figures an
   (CreateVolume, DeleteVolume) as well as per pair, and the gRPC path's addition for each.
 - Concurrency 1 alternates the two paths pair by pair, concurrency 16 batch by batch, so load
   from other processes on a shared machine hits both paths alike.
-- At concurrency 1 the addition is also measured call by call: the client-observed time of each
-  RPC minus the driver's own time for it (its ``rpc done`` log line), which removes the RDS's
-  jitter from the figure; the driver's own time is compared with the library's.
+- Two clients at concurrency 1: grpcio's (what a Python caller sees, its own threads included)
+  and ``wire_client.WireClient``, which times each RPC on the socket, from the request's bytes
+  leaving the process to the response's arriving: the driver's side of the path, which is what
+  the Go sidecars see. At concurrency 16, grpcio's client.
+- The addition is also measured call by call: each RPC's time minus the driver's own time for
+  it (its ``rpc done`` log line), which removes the RDS's jitter from the figure; the driver's
+  own time is compared with the library's.
 - RSS of the driver process: idle after start, then after ``--rss-pairs`` create+delete pairs
   with the latency switched off (the pairs are the same RPCs; only the wait is removed).
 
@@ -47,6 +51,7 @@ from rds_emulator.process import EmulatorProcess, write_client_key
 DRIVER_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(DRIVER_DIR))
 
+from bench.wire_client import WireClient  # noqa: E402
 from rds_csi.proto import csi_pb2, csi_pb2_grpc  # noqa: E402
 
 BASE = "/storage-pool/metal-csi"
@@ -163,30 +168,65 @@ def emulator_pid(emulator: EmulatorProcess) -> int:
     return process.pid
 
 
-def grpc_pair(controller: Any, client_ms: dict[str, dict[str, float]] | None = None) -> Pair:
-    """A pair through the socket; with ``client_ms``, each RPC's client-observed time is kept by
-    operation and volume, to be set against the driver's own time for it."""
+Timed = Callable[[str], tuple[str, float]]  # one RPC on a name or volume ID: the volume ID, seconds
+
+
+def create_request(name: str) -> Any:
     capability = csi_pb2.VolumeCapability(
         mount=csi_pb2.VolumeCapability.MountVolume(fs_type="ext4"),
         access_mode=csi_pb2.VolumeCapability.AccessMode(mode=csi_pb2.VolumeCapability.AccessMode.SINGLE_NODE_WRITER),
     )
+    return csi_pb2.CreateVolumeRequest(
+        name=name, capacity_range=csi_pb2.CapacityRange(required_bytes=GIB), volume_capabilities=[capability]
+    )
+
+
+def grpcio_operations(controller: Any) -> tuple[Timed, Timed]:
+    """CreateVolume and DeleteVolume through grpcio's client: seconds as the caller sees them."""
+
+    def create(name: str) -> tuple[str, float]:
+        started = time.perf_counter()
+        volume = controller.CreateVolume(create_request(name)).volume
+        return volume.volume_id, time.perf_counter() - started
+
+    def delete(volume_id: str) -> tuple[str, float]:
+        started = time.perf_counter()
+        controller.DeleteVolume(csi_pb2.DeleteVolumeRequest(volume_id=volume_id))
+        return volume_id, time.perf_counter() - started
+
+    return create, delete
+
+
+def wire_operations(client: WireClient) -> tuple[Timed, Timed]:
+    """CreateVolume and DeleteVolume timed on the socket: seconds from the request's bytes leaving
+    this process to the response's arriving (the driver's side, without a client library's own)."""
+
+    def create(name: str) -> tuple[str, float]:
+        response, seconds = client.call(
+            "/csi.v1.Controller/CreateVolume", create_request(name), csi_pb2.CreateVolumeResponse
+        )
+        return response.volume.volume_id, seconds
+
+    def delete(volume_id: str) -> tuple[str, float]:
+        request = csi_pb2.DeleteVolumeRequest(volume_id=volume_id)
+        _response, seconds = client.call("/csi.v1.Controller/DeleteVolume", request, csi_pb2.DeleteVolumeResponse)
+        return volume_id, seconds
+
+    return create, delete
+
+
+def rpc_pair(operations: tuple[Timed, Timed], client_ms: dict[str, dict[str, float]] | None = None) -> Pair:
+    """A pair of RPCs; with ``client_ms``, each RPC's time is kept by operation and volume, to be set
+    against the driver's own time for it."""
+    create, delete = operations
 
     def pair(name: str) -> tuple[float, float]:
-        started = time.perf_counter()
-        volume = controller.CreateVolume(
-            csi_pb2.CreateVolumeRequest(
-                name=name,
-                capacity_range=csi_pb2.CapacityRange(required_bytes=GIB),
-                volume_capabilities=[capability],
-            )
-        ).volume
-        created = time.perf_counter()
-        controller.DeleteVolume(csi_pb2.DeleteVolumeRequest(volume_id=volume.volume_id))
-        deleted = time.perf_counter()
+        volume_id, create_seconds = create(name)
+        _volume_id, delete_seconds = delete(volume_id)
         if client_ms is not None:
-            client_ms["CreateVolume"][name] = (created - started) * 1000
-            client_ms["DeleteVolume"][volume.volume_id] = (deleted - created) * 1000
-        return created - started, deleted - created
+            client_ms["CreateVolume"][name] = create_seconds * 1000
+            client_ms["DeleteVolume"][volume_id] = delete_seconds * 1000
+        return create_seconds, delete_seconds
 
     return pair
 
@@ -264,31 +304,35 @@ def measure(args: argparse.Namespace, work: Path, state: Path, emulator: Emulato
     client = RdsClient(transport)
     client.ensure_directory(BASE)
     process, channel = start_driver(work, emulator, key)
+    wire = WireClient(str(work / "bench.sock"))
     try:
         controller = csi_pb2_grpc.ControllerStub(channel)
         idle = rss_mib(process.pid)
         pids = {"emulator": emulator_pid(emulator), "driver": process.pid, "client": 0}
-        client_ms: dict[int, dict[str, dict[str, float]]] = {
-            concurrency: {name: {} for name in OPERATIONS} for concurrency in (1, SESSIONS)
-        }
-        paths = {"library": library_pair(client), "grpc": grpc_pair(controller)}
-        for pair in paths.values():
+        grpcio, on_wire = grpcio_operations(controller), wire_operations(wire)
+        library = library_pair(client)
+        for pair in (library, rpc_pair(grpcio), rpc_pair(on_wire)):
             pair("pvc-%s" % uuid.uuid4())  # connect and read the version outside the measurement
-        results: dict[str, Any] = {}
-        for concurrency, pairs, rounds in (
-            (1, args.pairs_single, args.pairs_single),
-            (SESSIONS, args.pairs_parallel, 2),
-        ):
-            paths["grpc"] = grpc_pair(controller, client_ms[concurrency])
-            results.update(compare(concurrency, pairs, rounds, paths, pids))
+        client_ms: dict[str, dict[str, dict[str, float]]] = {
+            label: {name: {} for name in OPERATIONS} for label in ("grpc-c1", "wire-c1", "grpc-c%d" % SESSIONS)
+        }
+        single = {
+            "library": library,
+            "grpc": rpc_pair(grpcio, client_ms["grpc-c1"]),
+            "wire": rpc_pair(on_wire, client_ms["wire-c1"]),
+        }
+        results = compare(1, args.pairs_single, args.pairs_single, single, pids)
+        parallel = {"library": library, "grpc": rpc_pair(grpcio, client_ms["grpc-c%d" % SESSIONS])}
+        results.update(compare(SESSIONS, args.pairs_parallel, 2, parallel, pids))
         identity = csi_pb2_grpc.IdentityStub(channel)
         noop = (noop_rpc_ms(identity, 200), noop_rpc_ms(identity, 20, idle=0.25))
         after_latency = rss_mib(process.pid)
         set_latency(state, 0)
-        rss_samples, rss_seconds = run_pairs(SESSIONS, args.rss_pairs, grpc_pair(controller))
+        rss_samples, rss_seconds = run_pairs(SESSIONS, args.rss_pairs, rpc_pair(grpcio))
         after = rss_mib(process.pid)
         stats = json.loads((state / "stats.json").read_text())
     finally:
+        wire.close()
         channel.close()
         process.terminate()
         process.wait(timeout=30)
@@ -325,21 +369,21 @@ def report(
                 figures["cpu_client"],
             )
         )
-    for concurrency in (1, SESSIONS):
-        grpc_figures, library = results["grpc-c%d" % concurrency], results["library-c%d" % concurrency]
+    for label, client_name in (("grpc-c1", "grpcio"), ("wire-c1", "wire"), ("grpc-c%d" % SESSIONS, "grpcio")):
+        figures, library = results[label], results["library-" + label.split("-")[1]]
         added = {
-            kind: grpc_figures[kind]["p50_ms"] - library[kind]["p50_ms"]
-            for kind in ("CreateVolume", "DeleteVolume", "pair")
+            kind: figures[kind]["p50_ms"] - library[kind]["p50_ms"] for kind in ("CreateVolume", "DeleteVolume", "pair")
         }
         print(
-            "gRPC adds at p50, concurrency %d: CreateVolume %+.1f ms, DeleteVolume %+.1f ms (target <= 2 ms each), "
-            "pair %+.1f ms (ratio %.3f)"
+            "gRPC adds at p50, %s (%s client): CreateVolume %+.1f ms, DeleteVolume %+.1f ms, pair %+.1f ms "
+            "(ratio %.3f)"
             % (
-                concurrency,
+                label,
+                client_name,
                 added["CreateVolume"],
                 added["DeleteVolume"],
                 added["pair"],
-                grpc_figures["pair"]["p50_ms"] / library["pair"]["p50_ms"],
+                figures["pair"]["p50_ms"] / library["pair"]["p50_ms"],
             )
         )
     scale = results["grpc-c16"]["ops_s"] / results["grpc-c1"]["ops_s"]
@@ -357,24 +401,25 @@ def report(
 
 def report_split(
     results: dict[str, Any],
-    client_ms: dict[int, dict[str, dict[str, float]]],
+    client_ms: dict[str, dict[str, dict[str, float]]],
     server_ms: dict[str, dict[str, float]],
     noop: tuple[list[float], list[float]],
 ) -> None:
-    """Call by call: what each RPC cost the client beyond the driver's own time for it (the RDS's
-    jitter cancels out), and the driver's own time against the library's for the same operation."""
-    for concurrency, kept in client_ms.items():
+    """Call by call: what each RPC took beyond the driver's own time for it (the RDS's jitter cancels
+    out), and the driver's own time against the library's for the same operation."""
+    print("call by call: RPC time minus the driver's own time for it (its rpc done line); target <= 2 ms p50 each")
+    for label, kept in client_ms.items():
         for kind in OPERATIONS:
             both = [volume for volume in kept[kind] if volume in server_ms[kind]]
             added = [kept[kind][volume] - server_ms[kind][volume] for volume in both]
             driver_p50 = statistics.median(server_ms[kind][volume] for volume in both)
-            library_p50 = results["library-c%d" % concurrency][kind]["p50_ms"]
+            library_p50 = results["library-" + label.split("-")[1]][kind]["p50_ms"]
             print(
-                "%s at concurrency %d, call by call (%d calls): gRPC adds p50 %.2f ms, p99 %.2f ms; "
-                "driver's own time p50 %.1f ms, library %.1f ms (%+.1f ms)"
+                "  %-9s %-12s (%3d calls): gRPC adds p50 %.2f ms, p99 %.2f ms; driver's own time p50 %.1f ms, "
+                "library %.1f ms (%+.1f ms)"
                 % (
+                    label,
                     kind,
-                    concurrency,
                     len(added),
                     statistics.median(added),
                     percentile(added, 0.99),
@@ -385,8 +430,8 @@ def report_split(
             )
     hot, idle = noop
     print(
-        "no-op RPC (GetPluginInfo) round trip: p50 %.2f ms back to back, p50 %.2f ms after 0.25 s idle "
-        "(gRPC's own floor for one RPC on this machine)" % (statistics.median(hot), statistics.median(idle))
+        "no-op RPC (GetPluginInfo, grpcio client) round trip: p50 %.2f ms back to back, p50 %.2f ms after 0.25 s idle"
+        % (statistics.median(hot), statistics.median(idle))
     )
 
 
