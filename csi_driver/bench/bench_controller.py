@@ -12,10 +12,10 @@ same library calls made directly, on one emulator, in one run; prints figures an
   (CreateVolume, DeleteVolume) as well as per pair, and the gRPC path's addition for each.
 - Concurrency 1 alternates the two paths pair by pair, concurrency 16 batch by batch, so load
   from other processes on a shared machine hits both paths alike.
-- Two clients at concurrency 1: grpcio's (what a Python caller sees, its own threads included)
+- Two clients: grpcio's (what a Python caller sees, its own threads included)
   and ``wire_client.WireClient``, which times each RPC on the socket, from the request's bytes
   leaving the process to the response's arriving: the driver's side of the path, which is what
-  the Go sidecars see. At concurrency 16, grpcio's client.
+  the Go sidecars see (one connection per thread).
 - The addition is also measured call by call: each RPC's time minus the driver's own time for
   it (its ``rpc done`` log line), which removes the RDS's jitter from the figure; the driver's
   own time is compared with the library's.
@@ -197,19 +197,44 @@ def grpcio_operations(controller: Any) -> tuple[Timed, Timed]:
     return create, delete
 
 
-def wire_operations(client: WireClient) -> tuple[Timed, Timed]:
+class WireClients:
+    """One ``WireClient`` per calling thread, as each serves one call at a time; a new connection
+    makes one GetPluginInfo call first, so that the HTTP/2 handshake stays out of the figures."""
+
+    def __init__(self, socket_path: str) -> None:
+        self._socket_path = socket_path
+        self._local = threading.local()
+        self._opened: list[WireClient] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> WireClient:
+        client: WireClient | None = getattr(self._local, "client", None)
+        if client is None:
+            client = WireClient(self._socket_path)
+            client.call("/csi.v1.Identity/GetPluginInfo", csi_pb2.GetPluginInfoRequest(), csi_pb2.GetPluginInfoResponse)
+            self._local.client = client
+            with self._lock:
+                self._opened.append(client)
+        return client
+
+    def close(self) -> None:
+        for client in self._opened:
+            client.close()
+
+
+def wire_operations(clients: WireClients) -> tuple[Timed, Timed]:
     """CreateVolume and DeleteVolume timed on the socket: seconds from the request's bytes leaving
     this process to the response's arriving (the driver's side, without a client library's own)."""
 
     def create(name: str) -> tuple[str, float]:
-        response, seconds = client.call(
+        response, seconds = clients().call(
             "/csi.v1.Controller/CreateVolume", create_request(name), csi_pb2.CreateVolumeResponse
         )
         return response.volume.volume_id, seconds
 
     def delete(volume_id: str) -> tuple[str, float]:
         request = csi_pb2.DeleteVolumeRequest(volume_id=volume_id)
-        _response, seconds = client.call("/csi.v1.Controller/DeleteVolume", request, csi_pb2.DeleteVolumeResponse)
+        _response, seconds = clients().call("/csi.v1.Controller/DeleteVolume", request, csi_pb2.DeleteVolumeResponse)
         return volume_id, seconds
 
     return create, delete
@@ -304,7 +329,7 @@ def measure(args: argparse.Namespace, work: Path, state: Path, emulator: Emulato
     client = RdsClient(transport)
     client.ensure_directory(BASE)
     process, channel = start_driver(work, emulator, key)
-    wire = WireClient(str(work / "bench.sock"))
+    wire = WireClients(str(work / "bench.sock"))
     try:
         controller = csi_pb2_grpc.ControllerStub(channel)
         idle = rss_mib(process.pid)
@@ -314,7 +339,8 @@ def measure(args: argparse.Namespace, work: Path, state: Path, emulator: Emulato
         for pair in (library, rpc_pair(grpcio), rpc_pair(on_wire)):
             pair("pvc-%s" % uuid.uuid4())  # connect and read the version outside the measurement
         client_ms: dict[str, dict[str, dict[str, float]]] = {
-            label: {name: {} for name in OPERATIONS} for label in ("grpc-c1", "wire-c1", "grpc-c%d" % SESSIONS)
+            label: {name: {} for name in OPERATIONS}
+            for label in ("grpc-c1", "wire-c1", "grpc-c%d" % SESSIONS, "wire-c%d" % SESSIONS)
         }
         single = {
             "library": library,
@@ -322,7 +348,11 @@ def measure(args: argparse.Namespace, work: Path, state: Path, emulator: Emulato
             "wire": rpc_pair(on_wire, client_ms["wire-c1"]),
         }
         results = compare(1, args.pairs_single, args.pairs_single, single, pids)
-        parallel = {"library": library, "grpc": rpc_pair(grpcio, client_ms["grpc-c%d" % SESSIONS])}
+        parallel = {
+            "library": library,
+            "grpc": rpc_pair(grpcio, client_ms["grpc-c%d" % SESSIONS]),
+            "wire": rpc_pair(on_wire, client_ms["wire-c%d" % SESSIONS]),
+        }
         results.update(compare(SESSIONS, args.pairs_parallel, 2, parallel, pids))
         identity = csi_pb2_grpc.IdentityStub(channel)
         noop = (noop_rpc_ms(identity, 200), noop_rpc_ms(identity, 20, idle=0.25))
@@ -369,7 +399,8 @@ def report(
                 figures["cpu_client"],
             )
         )
-    for label, client_name in (("grpc-c1", "grpcio"), ("wire-c1", "wire"), ("grpc-c%d" % SESSIONS, "grpcio")):
+    for label in ("grpc-c1", "wire-c1", "grpc-c%d" % SESSIONS, "wire-c%d" % SESSIONS):
+        client_name = "wire" if label.startswith("wire") else "grpcio"
         figures, library = results[label], results["library-" + label.split("-")[1]]
         added = {
             kind: figures[kind]["p50_ms"] - library[kind]["p50_ms"] for kind in ("CreateVolume", "DeleteVolume", "pair")
