@@ -28,6 +28,11 @@ _ESCAPES = {
     "\r": "\\r",
     "\t": "\\t",
 }
+# Other control characters go out as \XX: the letter escapes \a, \b and \f are hex digits too,
+# so "\a" followed by "b" would read back as the byte 0xAB. NUL is refused before translating.
+_ESCAPE_TABLE = {code: "\\%02X" % code for code in range(0x20)}
+_ESCAPE_TABLE[0x7F] = "\\7F"
+_ESCAPE_TABLE.update({ord(char): escaped for char, escaped in _ESCAPES.items()})
 SECRET_MASK = "********"
 
 
@@ -53,20 +58,9 @@ def quote(value: Value) -> str:
         raise InvalidValueError(
             "The value %r is not valid UTF-8 text and cannot be sent to RouterOS." % value
         ) from None
-    return '"' + "".join(_escape_char(char) for char in value) + '"'
-
-
-def _escape_char(char: str) -> str:
-    # Other control characters go out as \XX: the letter escapes \a, \b and \f are hex digits
-    # too, so "\a" followed by "b" would read back as the byte 0xAB.
-    escaped = _ESCAPES.get(char)
-    if escaped is not None:
-        return escaped
-    if char == "\0":
+    if "\0" in value:
         raise InvalidValueError("A NUL character cannot be stored on RouterOS; remove it from the value.")
-    if ord(char) < 0x20 or ord(char) == 0x7F:
-        return "\\%02X" % ord(char)
-    return char
+    return '"' + value.translate(_ESCAPE_TABLE) + '"'
 
 
 def check_name(name: str, what: str = "argument name") -> str:
