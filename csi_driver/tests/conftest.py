@@ -16,30 +16,14 @@ from typing import Any
 import grpc
 import pytest
 from csi_helpers import Csi, NodeHarness
-from rds_emulator.config import EmulatorConfig
-from rds_emulator.process import write_client_key
 from rds_emulator.server import EmulatorServer
 
 GIB = 1024**3
 
 
 @pytest.fixture
-def client_key(tmp_path: Path) -> tuple[Path, Path]:
-    private = tmp_path / "id_ed25519"
-    return private, write_client_key(private)
-
-
-@pytest.fixture
-def emulator(tmp_path: Path, client_key: tuple[Path, Path]) -> Iterator[EmulatorServer]:
-    config = EmulatorConfig(
-        state_dir=tmp_path / "state", authorized_keys=client_key[1], pool_size=64 * GIB, max_sessions=8
-    )
-    server = EmulatorServer(config)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def emulator_max_sessions() -> int:
+    return 8
 
 
 @pytest.fixture

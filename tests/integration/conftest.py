@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RdsClient, RetryPolicy
 from ansible_collections.srvlab.rds.plugins.module_utils.ssh_transport import SshSettings, SshTransport
-from rds_emulator.config import EmulatorConfig
-from rds_emulator.process import write_client_key
 from rds_emulator.server import EmulatorServer
 
 from tests.integration.kube_api_fake import KubeApiFake
@@ -19,26 +17,6 @@ GIB = 1024**3
 BASE = "/storage-pool/metal-csi"
 # Enough retries to outlast the emulator's short reboot windows in the fault tests.
 PATIENT = RetryPolicy(attempts=8, initial_delay=0.1, max_delay=1.0)
-
-
-@pytest.fixture
-def client_key(tmp_path: Path) -> tuple[Path, Path]:
-    """(private key file, authorized_keys file) of a fresh ed25519 client key."""
-    private = tmp_path / "id_ed25519"
-    return private, write_client_key(private)
-
-
-@pytest.fixture
-def emulator(tmp_path: Path, client_key: tuple[Path, Path]) -> Iterator[EmulatorServer]:
-    config = EmulatorConfig(
-        state_dir=tmp_path / "state", authorized_keys=client_key[1], pool_size=64 * GIB, max_sessions=4
-    )
-    server = EmulatorServer(config)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
