@@ -56,6 +56,12 @@ options:
       - Seconds to wait for the SSH connection and for each RouterOS command.
     type: int
     default: 30
+attributes:
+  action_group:
+    support: full
+    description: Use C(group/srvlab.rds.rds) in C(module_defaults) to set the connection options once.
+    membership:
+      - srvlab.rds.rds
 notes:
   - The module runs on the controller (or wherever it is delegated) and reaches the RDS over SSH; it needs the
     C(paramiko) Python package there.

@@ -27,11 +27,6 @@ attributes:
   diff_mode:
     support: full
     description: Returns the disk before and after (all declared disks in list mode).
-  action_group:
-    support: full
-    description: Use C(group/srvlab.rds.rds) in C(module_defaults) to set the connection options once.
-    membership:
-      - srvlab.rds.rds
 options:
   slot:
     description:

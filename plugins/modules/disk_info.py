@@ -23,11 +23,6 @@ attributes:
   diff_mode:
     support: none
     description: The module only reads.
-  action_group:
-    support: full
-    description: Use C(group/srvlab.rds.rds) in C(module_defaults) to set the connection options once.
-    membership:
-      - srvlab.rds.rds
 options:
   slot:
     description:

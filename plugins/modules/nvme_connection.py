@@ -20,6 +20,8 @@ description:
   - To only read the connection, use M(srvlab.rds.nvme_connection_info).
 author:
   - srvlab developers (@srvlab)
+extends_documentation_fragment:
+  - srvlab.rds.nvme_target
 attributes:
   check_mode:
     support: full
@@ -28,14 +30,6 @@ attributes:
     support: full
     description: Shows the connection (controllers, states, block device) before and after.
 options:
-  nqn:
-    description:
-      - The subsystem NQN. Exactly one of O(nqn) and O(volume_id) is required.
-    type: str
-  volume_id:
-    description:
-      - The CSI volume ID (the PersistentVolume's C(spec.csi.volumeHandle), such as C(pvc-<uuid>)).
-    type: str
   state:
     description:
       - V(present) connects unless an active controller to O(address) and O(port) exists (one that is connecting
@@ -54,11 +48,6 @@ options:
     description:
       - The NVMe/TCP port (trsvcid). Defaults to the existing controller's port for O(state=reconnected), else 4420.
     type: int
-  nsid:
-    description:
-      - The namespace ID whose block device is reported and awaited.
-    type: int
-    default: 1
   host_nqn:
     description:
       - The host NQN to connect with. Defaults to the first line of O(host_nqn_file).
@@ -100,16 +89,6 @@ options:
       - Allow disconnecting an NQN outside the managed prefix.
     type: bool
     default: false
-  managed_nqn_prefix:
-    description:
-      - The managed NQN prefix. Defaults to the C(managed_nqn_prefix) of O(config_file), else
-        C(nqn.2000-02.com.mikrotik:pvc-).
-    type: str
-  config_file:
-    description:
-      - The node plugin's configuration file written by M(srvlab.rds.nqn_filter).
-    type: path
-    default: /etc/srvlab-rds/node.yaml
   command_timeout:
     description:
       - Seconds each nvme-cli command may take before it is killed.
@@ -117,7 +96,7 @@ options:
     default: 30.0
   device_timeout:
     description:
-      - Seconds to wait for the block device after connecting. V(0) does not wait.
+      - Seconds to wait for the block device of O(nsid) after connecting. V(0) does not wait.
     type: float
     default: 30.0
   nvme_binary:
@@ -125,16 +104,6 @@ options:
       - The nvme-cli executable, a name looked up in C(PATH) or a path.
     type: str
     default: nvme
-  sysfs_root:
-    description:
-      - Where sysfs is mounted.
-    type: path
-    default: /sys
-  dev_root:
-    description:
-      - Where the device nodes are.
-    type: path
-    default: /dev
 notes:
   - Every nvme-cli run goes through C(timeout) from coreutils, which must be installed.
 seealso:

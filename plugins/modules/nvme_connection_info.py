@@ -19,6 +19,8 @@ description:
     disks, renumbered controllers). No nvme-cli command is run.
 author:
   - srvlab developers (@srvlab)
+extends_documentation_fragment:
+  - srvlab.rds.nvme_target
 attributes:
   check_mode:
     support: full
@@ -26,40 +28,6 @@ attributes:
   diff_mode:
     support: none
     description: The module only reads.
-options:
-  nqn:
-    description:
-      - The subsystem NQN. Exactly one of O(nqn) and O(volume_id) is required.
-    type: str
-  volume_id:
-    description:
-      - The CSI volume ID (the PersistentVolume's C(spec.csi.volumeHandle), such as C(pvc-<uuid>)).
-    type: str
-  nsid:
-    description:
-      - The namespace ID whose block device is reported.
-    type: int
-    default: 1
-  managed_nqn_prefix:
-    description:
-      - The managed NQN prefix, used only to report RV(managed). Defaults to the C(managed_nqn_prefix) of
-        O(config_file), else C(nqn.2000-02.com.mikrotik:pvc-).
-    type: str
-  config_file:
-    description:
-      - The node plugin's configuration file written by M(srvlab.rds.nqn_filter).
-    type: path
-    default: /etc/srvlab-rds/node.yaml
-  sysfs_root:
-    description:
-      - Where sysfs is mounted.
-    type: path
-    default: /sys
-  dev_root:
-    description:
-      - Where the device nodes are.
-    type: path
-    default: /dev
 seealso:
   - module: srvlab.rds.nvme_connection
   - module: srvlab.rds.nqn_filter

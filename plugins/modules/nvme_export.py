@@ -25,11 +25,6 @@ attributes:
   diff_mode:
     support: full
     description: Returns the disk before and after; the secret never appears, only whether one is set.
-  action_group:
-    support: full
-    description: Use C(group/srvlab.rds.rds) in C(module_defaults) to set the connection options once.
-    membership:
-      - srvlab.rds.rds
 options:
   slot:
     description: Slot of the disk, which must exist (see M(srvlab.rds.disk)).

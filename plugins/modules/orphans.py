@@ -31,11 +31,6 @@ attributes:
   diff_mode:
     support: none
     description: Removals are listed in C(removed_disks) and C(removed_files).
-  action_group:
-    support: full
-    description: Use C(group/srvlab.rds.rds) in C(module_defaults) to set the connection options once.
-    membership:
-      - srvlab.rds.rds
 options:
   state:
     description:
