@@ -32,6 +32,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import DEFAULT
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_sysfs import Resolution, Subsystem
 
 # The options every NVMe module takes: which subsystem, which namespace, the managed prefix, where sysfs and /dev are.
+# They are documented in the ``srvlab.rds.nvme_target`` doc fragment.
 TARGET_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
     "nqn": {"type": "str"},
     "volume_id": {"type": "str"},
