@@ -137,7 +137,7 @@ KEY_MARKER = "srvlab.rds"
 
 
 def key_comment(user: str, key: PublicKey) -> str:
-    """Names a key this module added; the user is in it so one condition selects the key for removal."""
+    """Names a key this module added (RouterOS never prints a key back); removal also matches the user."""
     return "%s %s %s" % (KEY_MARKER, user, key.fingerprint)
 
 
@@ -198,7 +198,11 @@ def plan_present(current: Dict[str, Any], params: Dict[str, Any], keys: Sequence
             present.add(key.fingerprint)
     for fingerprint in sorted(present - wanted):
         commands.append(
-            build("/user ssh-keys", "remove", target=[equals("comment", "%s %s %s" % (KEY_MARKER, name, fingerprint))])
+            build(
+                "/user ssh-keys",
+                "remove",
+                target=[equals("user", name), equals("comment", "%s %s %s" % (KEY_MARKER, name, fingerprint))],
+            )
         )
     return commands
 

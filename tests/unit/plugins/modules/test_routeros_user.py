@@ -59,7 +59,7 @@ DEFAULT_POLICY = ["ssh", "read", "write", "test"]
             {"public_keys": [RSA]},
             [
                 '/user ssh-keys add user="rds-csi" key="%s" comment="%s"' % (NEW.line, key_comment("rds-csi", NEW)),
-                '/user ssh-keys remove [find comment="%s"]' % key_comment("rds-csi", OLD),
+                '/user ssh-keys remove [find where user="rds-csi" and comment="%s"]' % key_comment("rds-csi", OLD),
             ],
         ),
     ],
