@@ -2,10 +2,10 @@
 
 Syntax as in RouterOS 7: `/user group add name=<g> policy=<p>,<p>,... [comment=]`,
 `/user add name=<u> group=<g> [password=] [comment=] [disabled=]`,
-`/user ssh-keys add user=<u> key="<OpenSSH public key line>" [comment=]`, with `set`, `remove` and
-`print` on each. Printing a key shows its type, bits and owner (the key line's comment), never the
-key itself. Error texts for duplicates and for entries in use are this emulator's wording: the
-real console's is unverified.
+`/user ssh-keys add user=<u> key="<OpenSSH public key line>" [comment=]`, with `remove` and `print`
+on each and `set` on groups and users (RouterOS has no `set` for keys). Printing a key shows its
+type, bits and owner (the key line's comment), never the key itself. Error texts for duplicates
+and for entries in use are this emulator's wording: the real console's is unverified.
 """
 
 from __future__ import annotations
