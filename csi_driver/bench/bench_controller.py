@@ -10,12 +10,12 @@ same library calls made directly, on one emulator, in one run; prints figures an
   driver's ownership check, P-4.7) and ``remove_disk``.
 - Each operation of a pair is timed on its own, so the report gives p50 and p99 per operation
   (CreateVolume, DeleteVolume) as well as per pair, and the gRPC path's addition for each.
-- Concurrency 1 alternates the two paths pair by pair, concurrency 16 batch by batch, so load
-  from other processes on a shared machine hits both paths alike.
-- Two clients: grpcio's (what a Python caller sees, its own threads included)
-  and ``wire_client.WireClient``, which times each RPC on the socket, from the request's bytes
-  leaving the process to the response's arriving: the driver's side of the path, which is what
-  the Go sidecars see (one connection per thread).
+- Concurrency 1 alternates the paths pair by pair, concurrency 16 batch by batch, so load from
+  other processes on a shared machine hits them all alike.
+- Two gRPC clients: grpcio's (what a Python caller sees, its own threads included) and
+  ``wire_client.WireClient``, which times each RPC on the socket, from the request's bytes leaving
+  the process to the response's arriving: the driver's side of the path, which is what the Go
+  sidecars see (one connection per thread).
 - The addition is also measured call by call: each RPC's time minus the driver's own time for
   it (its ``rpc done`` log line), which removes the RDS's jitter from the figure; the driver's
   own time is compared with the library's.
@@ -372,6 +372,11 @@ def measure(args: argparse.Namespace, work: Path, state: Path, emulator: Emulato
     return 0
 
 
+def library_label(label: str) -> str:
+    """The library's results at the concurrency of ``label`` (``grpc-c16`` -> ``library-c16``)."""
+    return "library-" + label.split("-")[1]
+
+
 def report(
     args: argparse.Namespace,
     results: dict[str, Any],
@@ -399,12 +404,12 @@ def report(
                 figures["cpu_client"],
             )
         )
-    for label in ("grpc-c1", "wire-c1", "grpc-c%d" % SESSIONS, "wire-c%d" % SESSIONS):
+    for label, figures in results.items():
+        if label.startswith("library"):
+            continue
         client_name = "wire" if label.startswith("wire") else "grpcio"
-        figures, library = results[label], results["library-" + label.split("-")[1]]
-        added = {
-            kind: figures[kind]["p50_ms"] - library[kind]["p50_ms"] for kind in ("CreateVolume", "DeleteVolume", "pair")
-        }
+        library = results[library_label(label)]
+        added = {kind: figures[kind]["p50_ms"] - library[kind]["p50_ms"] for kind in (*OPERATIONS, "pair")}
         print(
             "gRPC adds at p50, %s (%s client): CreateVolume %+.1f ms, DeleteVolume %+.1f ms, pair %+.1f ms "
             "(ratio %.3f)"
@@ -444,7 +449,7 @@ def report_split(
             both = [volume for volume in kept[kind] if volume in server_ms[kind]]
             added = [kept[kind][volume] - server_ms[kind][volume] for volume in both]
             driver_p50 = statistics.median(server_ms[kind][volume] for volume in both)
-            library_p50 = results["library-" + label.split("-")[1]][kind]["p50_ms"]
+            library_p50 = results[library_label(label)][kind]["p50_ms"]
             print(
                 "  %-9s %-12s (%3d calls): gRPC adds p50 %.2f ms, p99 %.2f ms; driver's own time p50 %.1f ms, "
                 "library %.1f ms (%+.1f ms)"
