@@ -114,7 +114,7 @@ class RdsClient:
         cached = self._version
         if cached is not None and cached[0] == self.transport.generation:
             return cached[1]
-        screen = parse_screen(self._read(build("/system resource", "print")))
+        screen = parse_screen(self.read(build("/system resource", "print")))
         if "version" not in screen:
             raise RdsError("The RDS at %s printed no version in /system resource print." % self.transport.settings.host)
         version = RouterOsVersion.parse(screen["version"])
@@ -239,7 +239,7 @@ class RdsClient:
         if disk is not None:
             names = self.fields
             command = build("/disk", "remove", target=[equals(names.slot, slot)])
-            self._mutate(command, lambda: True if self.get_disk(slot) is None else None, "remove disk %r" % slot)
+            self.mutate(command, lambda: True if self.get_disk(slot) is None else None, "remove disk %r" % slot)
             removed = True
         if remove_file and path:
             removed = self.remove_file(path) or removed
@@ -250,7 +250,7 @@ class RdsClient:
         if self.get_file(path) is None:
             return False
         command = build("/file", "remove", target=[equals("name", path.lstrip("/"))])
-        self._mutate(command, lambda: True if self.get_file(path) is None else None, "remove file %s" % path)
+        self.mutate(command, lambda: True if self.get_file(path) is None else None, "remove file %s" % path)
         return True
 
     def ensure_directory(self, path: str) -> bool:
@@ -266,9 +266,53 @@ class RdsClient:
                     raise AlreadyExistsError("Cannot create directory %s: a file with that name exists." % current)
                 continue
             command = build("/file", "add", args={"name": current.lstrip("/"), "type": "directory"})
-            self._mutate(command, self._file_appeared(current), "create %s" % current)
+            self.mutate(command, self._file_appeared(current), "create %s" % current)
             created = True
         return created
+
+    # Running commands: the public path for callers that build their own RouterOS commands.
+
+    def read(self, command: Command) -> str:
+        """Run a read-only command, retrying transient failures."""
+        attempt = 1
+        while True:
+            try:
+                return self._execute(command)
+            except RdsConnectionError as error:
+                if not error.transient or attempt >= self.retry.attempts:
+                    raise
+                self._backoff(attempt)
+                attempt += 1
+
+    def mutate(self, command: Command, applied: Callable[[], Optional[T]], what: str) -> T:
+        """Run a mutating command with retries; ``applied`` re-reads the RDS and returns the result once visible.
+
+        The one path for every change: a lost or timed-out reply is re-checked with ``applied`` before a retry.
+        """
+        uncertain = False
+        for attempt in range(1, self.retry.attempts + 1):
+            try:
+                self._execute(command)
+            except AlreadyExistsError:
+                if not uncertain:
+                    raise
+                # An earlier attempt whose reply was lost created it: that is our success.
+            except RdsConnectionError as error:
+                if not error.transient or attempt == self.retry.attempts:
+                    raise
+                uncertain = uncertain or error.outcome_unknown
+                LOG.warning("retrying %s attempt=%d error=%s", what, attempt, error)
+                self._backoff(attempt)
+                if uncertain:
+                    result = self._recheck(applied)
+                    if result is not None:
+                        return result
+                continue
+            result = self._recheck(applied)
+            if result is None:
+                raise RdsError("The RDS accepted the command to %s but does not show the change." % what)
+            return result
+        raise RdsError("Could not %s after %d attempts." % (what, self.retry.attempts))
 
     # Internals: may change without notice.
 
@@ -291,7 +335,7 @@ class RdsClient:
             return self._same_disk_or_conflict(found, spec)
 
         try:
-            return self._mutate(command, created, "create disk %r" % spec.slot)
+            return self.mutate(command, created, "create disk %r" % spec.slot)
         except NoSpaceError:
             self._clean_failed_create(spec)
             raise
@@ -357,40 +401,13 @@ class RdsClient:
                 raise NotFoundError("Disk %r disappeared from the RDS while it was being changed." % slot)
             return found if done(found) else None
 
-        return self._mutate(command, applied, "change disk %r" % slot)
+        return self.mutate(command, applied, "change disk %r" % slot)
 
     def _require_disk(self, slot: str) -> Disk:
         disk = self.get_disk(slot)
         if disk is None:
             raise NotFoundError("Disk %r does not exist on the RDS; check the slot name." % slot)
         return disk
-
-    def _mutate(self, command: Command, applied: Callable[[], Optional[T]], what: str) -> T:
-        """Run a mutating command with retries; ``applied`` re-reads the RDS and returns the result once visible."""
-        uncertain = False
-        for attempt in range(1, self.retry.attempts + 1):
-            try:
-                self._execute(command)
-            except AlreadyExistsError:
-                if not uncertain:
-                    raise
-                # An earlier attempt whose reply was lost created it: that is our success.
-            except RdsConnectionError as error:
-                if not error.transient or attempt == self.retry.attempts:
-                    raise
-                uncertain = uncertain or error.outcome_unknown
-                LOG.warning("retrying %s attempt=%d error=%s", what, attempt, error)
-                self._backoff(attempt)
-                if uncertain:
-                    result = self._recheck(applied)
-                    if result is not None:
-                        return result
-                continue
-            result = self._recheck(applied)
-            if result is None:
-                raise RdsError("The RDS accepted the command to %s but does not show the change." % what)
-            return result
-        raise RdsError("Could not %s after %d attempts." % (what, self.retry.attempts))
 
     def _recheck(self, applied: Callable[[], Optional[T]]) -> Optional[T]:
         for attempt in range(1, self.retry.attempts + 1):
@@ -403,19 +420,7 @@ class RdsClient:
         return None
 
     def _print(self, menu: str, where: Sequence[Condition]) -> List[Item]:
-        return parse_detail(self._read(print_detail(menu, where)))
-
-    def _read(self, command: Command) -> str:
-        """Run a read-only command, retrying transient failures."""
-        attempt = 1
-        while True:
-            try:
-                return self._execute(command)
-            except RdsConnectionError as error:
-                if not error.transient or attempt >= self.retry.attempts:
-                    raise
-                self._backoff(attempt)
-                attempt += 1
+        return parse_detail(self.read(print_detail(menu, where)))
 
     def _execute(self, command: Command) -> str:
         shown = command.render_for_log()
