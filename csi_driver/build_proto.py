@@ -22,18 +22,6 @@ def _sources() -> list[Path]:
     return sorted(PROTO_DIR.glob("*.proto"))
 
 
-def is_current(root: Path = HERE) -> bool:
-    """Whether the stubs under ``root`` exist and are newer than every .proto file."""
-    target = root.joinpath(*PACKAGE)
-    newest = max(source.stat().st_mtime for source in _sources())
-    for source in _sources():
-        for suffix in ("_pb2.py", "_pb2_grpc.py"):
-            stub = target / (source.stem + suffix)
-            if not stub.exists() or stub.stat().st_mtime < newest:
-                return False
-    return (target / "__init__.py").exists()
-
-
 def generate(root: Path = HERE) -> Path:
     """Write the stubs under ``root/rds_csi/generated`` and return that directory."""
     from grpc_tools import protoc  # noqa: PLC0415 - a build-time dependency, absent where the driver runs

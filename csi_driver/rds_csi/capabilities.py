@@ -69,8 +69,3 @@ def require_supported(capabilities: Iterable[Any], what: str) -> list[Any]:
         if reason:
             raise invalid("%s: %s." % (what, reason))
     return listed
-
-
-def is_block_only(capabilities: Iterable[Any]) -> bool:
-    listed = list(capabilities)
-    return bool(listed) and all(access_type(capability) is AccessType.BLOCK for capability in listed)

@@ -172,10 +172,6 @@ def check_storm(entries: Sequence[MountEntry], device: DeviceNumber, what: str) 
         )
 
 
-def is_mount_point(path: str, entries: Sequence[MountEntry]) -> bool:
-    return bool(mounts_at(entries, path))
-
-
 class Mounter:
     """mount(8) and umount(8) through the command runner; device nodes with mknod(2)."""
 

@@ -275,10 +275,6 @@ def _comparable(account: Dict[str, Any]) -> Dict[str, Any]:
     return dict(account, keys=[key["fingerprint"] for key in account["keys"]])
 
 
-def _key_view(key: PublicKey) -> Dict[str, str]:
-    return {"fingerprint": key.fingerprint, "key_type": key.key_type, "key_owner": key.owner}
-
-
 def _unique(keys: Sequence[PublicKey]) -> List[PublicKey]:
     seen: Dict[str, PublicKey] = {}
     for key in keys:
