@@ -44,7 +44,8 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import DiskSpec, ExportSpec, RdsClient
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RdsClient
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import DiskSpec, ExportSpec
 from ansible_collections.srvlab.rds.plugins.module_utils.ssh_transport import SshSettings, SshTransport
 from rds_emulator.process import EmulatorProcess, write_client_key
 

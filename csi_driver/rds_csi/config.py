@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Optional
@@ -24,7 +23,14 @@ from ansible_collections.srvlab.rds.plugins.module_utils.nqn_filter import (
     configured_prefix,
     read_text,
 )
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import DEFAULT_NQN_PREFIX, MAX_NQN_BYTES
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import (
+    DEFAULT_BASE_PATH,
+    DEFAULT_NQN_PREFIX,
+    DEFAULT_NVME_PORT,
+    nqn_problem,
+)
+
+from rds_csi.params import VOLUME_PATH_RULE, is_volume_path
 
 if TYPE_CHECKING:
     from ansible_collections.srvlab.rds.plugins.module_utils.ssh_transport import SshSettings
@@ -33,7 +39,6 @@ MODES = ("controller", "node", "all")
 ENV_PREFIX = "RDS_CSI_"
 ENV_ALIASES = {"CSI_MANAGED_NQN_PREFIX": "managed_nqn_prefix", "CSI_ENDPOINT": "endpoint", "NODE_ID": "node_id"}
 _SECRETS = ("rds_password", "rds_key_passphrase")
-_PATH = re.compile(r"/[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*\Z")
 
 
 class ConfigError(Exception):
@@ -59,9 +64,9 @@ class Config:
     rds_connect_timeout: float = 10.0
     rds_command_timeout: float = 30.0
     rds_max_sessions: int = 4
-    base_path: str = "/storage-pool/metal-csi"
+    base_path: str = DEFAULT_BASE_PATH
     nvme_address: str = ""
-    nvme_port: int = 4420
+    nvme_port: int = DEFAULT_NVME_PORT
     managed_nqn_prefix: str = DEFAULT_NQN_PREFIX
     node_ids: tuple[str, ...] = ()
     kubeconfig: str = ""
@@ -241,11 +246,10 @@ def _problems(config: Config) -> list[str]:
             "managed_nqn_prefix is not set: a node needs CSI_MANAGED_NQN_PREFIX (or --managed-nqn-prefix), or "
             "managed_nqn_prefix in %s, which srvlab.rds.nqn_filter writes" % config.node_config_file
         )
-    elif not prefix.startswith("nqn.") or ":" not in prefix or len(prefix.encode()) > MAX_NQN_BYTES:
+    elif nqn_problem(prefix):
         problems.append(
             "managed_nqn_prefix=%r (CSI_MANAGED_NQN_PREFIX, or managed_nqn_prefix in %s as srvlab.rds.nqn_filter "
-            "writes it): must start with 'nqn.', contain ':' and be at most %d bytes"
-            % (prefix, config.node_config_file, MAX_NQN_BYTES)
+            "writes it): %s" % (prefix, config.node_config_file, nqn_problem(prefix))
         )
     if config.runs_node and not config.node_id:
         problems.append("node_id is required in mode %s (--node-id or NODE_ID)" % config.mode)
@@ -284,8 +288,8 @@ def _controller_problems(config: Config) -> list[str]:
         problems.append("rds_port and nvme_port must be 1 to 65535")
     if not 1 <= config.rds_max_sessions <= 64:
         problems.append("rds_max_sessions=%d: use 1 to 64" % config.rds_max_sessions)
-    if not _PATH.match(config.base_path):
-        problems.append("base_path=%r: an absolute RDS path such as /storage-pool/metal-csi" % config.base_path)
+    if not is_volume_path(config.base_path):
+        problems.append("base_path=%r: %s" % (config.base_path, VOLUME_PATH_RULE))
     if config.kubeconfig and config.kubeconfig != "in-cluster" and not os.path.isfile(config.kubeconfig):
         problems.append("kubeconfig=%s does not exist (or use in-cluster)" % config.kubeconfig)
     return problems

@@ -11,9 +11,10 @@ from typing import Any, Optional
 
 import grpc
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import nqn_for
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import DiskSpec, ExportSpec, RdsClient, RetryPolicy
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import Disk
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RdsClient, RetryPolicy
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import Disk, DiskSpec, ExportSpec
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import AlreadyExistsError, NotFoundError
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import backing_file
 from ansible_collections.srvlab.rds.plugins.module_utils.ssh_transport import SshTransport
 from google.protobuf.wrappers_pb2 import Int64Value
 
@@ -232,7 +233,7 @@ class Controller(csi_pb2_grpc.ControllerServicer):  # type: ignore[misc]
         size = size_for(capacity_range, minimum=max(DEFAULT_SIZE, source_size))
         spec = DiskSpec(
             slot=volume_id,
-            file_path=naming.file_path(params.volume_path, volume_id),
+            file_path=backing_file(params.volume_path, volume_id),
             size=size,
             export=ExportSpec(enabled=True, port=params.nvme_port, nqn=nqn_for(volume_id)),
             comment=naming.source_comment(source),

@@ -1,7 +1,8 @@
 """Exception type to gRPC status code, in one place (A-4, P-5.8).
 
-Service code raises ``CsiError`` for CSI-level decisions and lets the library's ``RdsError``
-hierarchy propagate; ``rpc`` turns either into a status with a nil response and logs the call.
+Service code raises ``CsiError`` for CSI-level decisions and lets the library's errors (one base,
+``LibraryError``, each with a family) propagate; ``rpc`` turns either into a status with a nil
+response and logs the call.
 """
 
 from __future__ import annotations
@@ -13,13 +14,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import grpc
-from ansible_collections.srvlab.rds.plugins.module_utils import (
-    node_commands,
-    node_filesystems,
-    node_mounts,
-    nvme_errors,
-    rds_errors,
-)
+from ansible_collections.srvlab.rds.plugins.module_utils import rds_errors
+from ansible_collections.srvlab.rds.plugins.module_utils.library_errors import ErrorFamily, LibraryError
 
 LOG = logging.getLogger("rds_csi.rpc")
 R = TypeVar("R")
@@ -41,55 +37,27 @@ def not_found(message: str) -> CsiError:
     return CsiError(grpc.StatusCode.NOT_FOUND, message)
 
 
-_RDS_CODES: tuple[tuple[type[rds_errors.RdsError], grpc.StatusCode, str], ...] = (
-    (rds_errors.NotFoundError, grpc.StatusCode.NOT_FOUND, ""),
-    (rds_errors.AlreadyExistsError, grpc.StatusCode.ALREADY_EXISTS, ""),
-    (rds_errors.NoSpaceError, grpc.StatusCode.RESOURCE_EXHAUSTED, ""),
-    (rds_errors.InvalidValueError, grpc.StatusCode.INVALID_ARGUMENT, ""),
-    (rds_errors.InUseError, grpc.StatusCode.FAILED_PRECONDITION, ""),
-    (
-        rds_errors.AuthenticationError,
-        grpc.StatusCode.UNAVAILABLE,
-        " Check the driver's RDS user, key or password.",
-    ),
-    (
-        rds_errors.HostKeyError,
-        grpc.StatusCode.UNAVAILABLE,
-        " Check the pinned host key or known_hosts file given to the driver.",
-    ),
+# One row per family of library error (library_errors.ErrorFamily). Retries can cure UNAVAILABLE and
+# DEADLINE_EXCEEDED; FAILED_PRECONDITION needs an operator.
+_FAMILY_CODES: dict[ErrorFamily, grpc.StatusCode] = {
+    ErrorFamily.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
+    ErrorFamily.ALREADY_EXISTS: grpc.StatusCode.ALREADY_EXISTS,
+    ErrorFamily.NO_SPACE: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    ErrorFamily.INVALID: grpc.StatusCode.INVALID_ARGUMENT,
+    ErrorFamily.PRECONDITION: grpc.StatusCode.FAILED_PRECONDITION,
+    ErrorFamily.UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
+    ErrorFamily.TIMEOUT: grpc.StatusCode.DEADLINE_EXCEEDED,
+    ErrorFamily.LIMIT: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    ErrorFamily.INTERNAL: grpc.StatusCode.INTERNAL,
+}
+# What an operator checks when the RDS connection fails, by the kind of failure.
+_RDS_ADVICE: tuple[tuple[type[rds_errors.RdsError], str], ...] = (
+    (rds_errors.AuthenticationError, " Check the driver's RDS user, key or password."),
+    (rds_errors.HostKeyError, " Check the pinned host key or known_hosts file given to the driver."),
     (
         rds_errors.RdsConnectionError,
-        grpc.StatusCode.UNAVAILABLE,
         " The RDS is unreachable or dropped the connection; the CO retries, check the appliance and network.",
     ),
-    (rds_errors.UnsupportedVersionError, grpc.StatusCode.FAILED_PRECONDITION, ""),
-)
-
-
-# Node side (P-6): the first matching row wins, so subclasses come before their bases. Errors a
-# retry can cure (a device still appearing, an unreachable target, a hung command) are Unavailable
-# or DeadlineExceeded; what needs an operator is FailedPrecondition.
-_NODE_CODES: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
-    (node_mounts.MountStormError, grpc.StatusCode.RESOURCE_EXHAUSTED),
-    (node_mounts.MountTableTimeout, grpc.StatusCode.UNAVAILABLE),
-    (node_mounts.MountError, grpc.StatusCode.INTERNAL),
-    (node_filesystems.ProbeError, grpc.StatusCode.UNAVAILABLE),
-    (node_filesystems.CorruptFilesystemError, grpc.StatusCode.FAILED_PRECONDITION),
-    (node_filesystems.FilesystemError, grpc.StatusCode.INTERNAL),
-    (node_commands.CommandTimeout, grpc.StatusCode.DEADLINE_EXCEEDED),
-    (node_commands.CommandNotFound, grpc.StatusCode.FAILED_PRECONDITION),
-    (nvme_errors.UnmanagedNqnError, grpc.StatusCode.FAILED_PRECONDITION),
-    (nvme_errors.NotConnectedError, grpc.StatusCode.FAILED_PRECONDITION),
-    (nvme_errors.DeviceNotReadyError, grpc.StatusCode.UNAVAILABLE),
-    (nvme_errors.TargetUnreachableError, grpc.StatusCode.UNAVAILABLE),
-    (nvme_errors.TargetRefusedError, grpc.StatusCode.UNAVAILABLE),
-    (nvme_errors.NvmeCliTimeout, grpc.StatusCode.UNAVAILABLE),
-    (nvme_errors.SubsystemNotFoundError, grpc.StatusCode.NOT_FOUND),
-    (nvme_errors.InvalidConnectOptionsError, grpc.StatusCode.INVALID_ARGUMENT),
-    (nvme_errors.AuthenticationError, grpc.StatusCode.FAILED_PRECONDITION),
-    (nvme_errors.FabricsUnavailableError, grpc.StatusCode.FAILED_PRECONDITION),
-    (nvme_errors.NvmeCliNotFound, grpc.StatusCode.FAILED_PRECONDITION),
-    (nvme_errors.NvmeError, grpc.StatusCode.INTERNAL),
 )
 
 
@@ -97,14 +65,12 @@ def status_for(error: BaseException) -> tuple[grpc.StatusCode, str]:
     """The gRPC status code and message for an exception raised while serving an RPC."""
     if isinstance(error, CsiError):
         return error.code, str(error)
-    if isinstance(error, rds_errors.RdsError):
-        for kind, code, advice in _RDS_CODES:
-            if isinstance(error, kind):
-                return code, str(error) + advice
-        return grpc.StatusCode.INTERNAL, "RDS operation failed: %s" % error
-    for node_kind, node_code in _NODE_CODES:
-        if isinstance(error, node_kind):
-            return node_code, str(error)
+    if isinstance(error, LibraryError):
+        code = _FAMILY_CODES[error.family]
+        if code is grpc.StatusCode.INTERNAL and isinstance(error, rds_errors.RdsError):
+            return code, "RDS operation failed: %s" % error
+        advice = next((text for kind, text in _RDS_ADVICE if isinstance(error, kind)), "")
+        return code, str(error) + advice
     return grpc.StatusCode.INTERNAL, "Internal error in the driver (%s): %s" % (type(error).__name__, error)
 
 

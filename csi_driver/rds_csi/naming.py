@@ -16,15 +16,17 @@ import uuid
 from dataclasses import dataclass
 from typing import Optional
 
-VOLUME_PREFIX = "pvc-"
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import VOLUME_SLOT_PREFIX
+
+VOLUME_PREFIX = VOLUME_SLOT_PREFIX
 SNAPSHOT_PREFIX = "snapshot-"
 # A fixed namespace so every controller derives the same ID from the same name.
 _NAMESPACE = uuid.UUID("5b1d7f3e-2c8a-4e6b-9a41-7d0c3f6e8b52")
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-_VOLUME_NAME = re.compile("pvc-" + _UUID + r"\Z")
+_VOLUME_NAME = re.compile(VOLUME_PREFIX + _UUID + r"\Z")
 _SNAPSHOT_NAME = re.compile("snapshot-" + _UUID + r"\Z")
 # IDs this driver accepts back from the CO: its own form, plus any short lower-case pvc- slot.
-_VOLUME_ID = re.compile(r"pvc-[a-z0-9][a-z0-9-]{0,62}\Z")
+_VOLUME_ID = re.compile(VOLUME_PREFIX + r"[a-z0-9][a-z0-9-]{0,62}\Z")
 _SNAPSHOT_ID = re.compile(r"snapshot-[a-z0-9][a-z0-9-]{0,62}\Z")
 _SOURCE = re.compile(r"rds-csi source=(?P<kind>snapshot|volume):(?P<id>\S+)")
 _SNAPSHOT_COMMENT = re.compile(r"rds-csi snapshot source=(?P<source>\S+) created=(?P<created>\d+)\Z")
@@ -44,10 +46,6 @@ def is_volume_id(volume_id: str) -> bool:
 
 def is_snapshot_id(snapshot_id: str) -> bool:
     return bool(_SNAPSHOT_ID.match(snapshot_id))
-
-
-def file_path(base_path: str, object_id: str) -> str:
-    return "%s/%s.img" % (base_path.rstrip("/"), object_id)
 
 
 @dataclass(frozen=True)

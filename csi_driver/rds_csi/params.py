@@ -10,13 +10,17 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import DEFAULT_BASE_PATH, path_problem
+
 from rds_csi.errors import invalid
 
 MIGRATION_TIMEOUT_RANGE = (30, 3600)
 FILESYSTEMS = ("ext4", "xfs")
 # Keys the external-provisioner and snapshotter add themselves.
 _SIDECAR_PREFIX = "csi.storage.k8s.io/"
-_PATH = re.compile(r"/[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*\Z")
+# The driver creates directories and files under a volume path, so it takes a narrower set of names
+# than RouterOS allows.
+_PATH_NAMES = re.compile(r"/[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*\Z")
 _KNOWN = {
     "volumePath",
     "nvmeAddress",
@@ -53,6 +57,14 @@ class VolumeParams:
         return context
 
 
+VOLUME_PATH_RULE = "use an absolute RDS path of letters, digits, '.', '_' and '-', such as %s" % DEFAULT_BASE_PATH
+
+
+def is_volume_path(path: str) -> bool:
+    """Whether the driver may keep backing files under ``path`` (StorageClass volumePath, the base path)."""
+    return path_problem(path) is None and _PATH_NAMES.match(path) is not None
+
+
 def parse_params(parameters: dict[str, str], base_path: str, nvme_address: str, nvme_port: int) -> VolumeParams:
     """Validate StorageClass parameters; defaults come from the driver's configuration."""
     unknown = sorted(key for key in parameters if key not in _KNOWN and not key.startswith(_SIDECAR_PREFIX))
@@ -61,11 +73,8 @@ def parse_params(parameters: dict[str, str], base_path: str, nvme_address: str, 
             "Unknown StorageClass parameter(s) %s; supported: %s." % (", ".join(unknown), ", ".join(sorted(_KNOWN)))
         )
     volume_path = parameters.get("volumePath", base_path).rstrip("/") or base_path
-    if not _PATH.match(volume_path) or "/./" in volume_path + "/" or "/../" in volume_path + "/":
-        raise invalid(
-            "StorageClass parameter volumePath=%r must be an absolute RDS path of letters, digits, '.', '_' and '-', "
-            "such as /storage-pool/metal-csi." % volume_path
-        )
+    if not is_volume_path(volume_path):
+        raise invalid("StorageClass parameter volumePath=%r: %s." % (volume_path, VOLUME_PATH_RULE))
     fstype = parameters.get(_SIDECAR_PREFIX + "fstype", "")
     if fstype and fstype not in FILESYSTEMS:
         raise invalid("Filesystem %r is not supported; use one of %s." % (fstype, ", ".join(FILESYSTEMS)))

@@ -12,8 +12,8 @@ import time
 from typing import Any, Optional
 
 import grpc
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import DiskSpec
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import Disk
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import Disk, DiskSpec
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import backing_file
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from rds_csi import naming, pagination
@@ -47,7 +47,7 @@ class Snapshots:
             record = SnapshotRecord(source_volume_id=source_id, created=int(time.time()))
             spec = DiskSpec(
                 slot=snapshot_id,
-                file_path=naming.file_path(posixpath.dirname(source.file_path), snapshot_id),
+                file_path=backing_file(posixpath.dirname(source.file_path), snapshot_id),
                 size=source.size or 0,
                 comment=naming.snapshot_comment(record),
             )

@@ -10,7 +10,8 @@ from typing import Any
 
 import grpc
 import pytest
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import DiskSpec, ExportSpec, RdsClient
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RdsClient
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import DiskSpec, ExportSpec
 from ansible_collections.srvlab.rds.plugins.module_utils.ssh_transport import SshTransport
 from csi_helpers import BASE, GIB, RWX, Csi, block, create_request, error_of, mount, publish_request, status_of
 from rds_csi.proto import csi_pb2

@@ -16,11 +16,15 @@ import subprocess
 from dataclasses import dataclass
 from typing import Optional, Protocol, Sequence
 
+from ansible_collections.srvlab.rds.plugins.module_utils.library_errors import ErrorFamily, LibraryError
+
 DEFAULT_TIMEOUT = 30.0
 
 
-class CommandTimeout(Exception):
+class CommandTimeout(LibraryError):
     """A program did not finish within its deadline and was killed."""
+
+    family = ErrorFamily.TIMEOUT
 
     def __init__(self, argv: Sequence[str], timeout: float) -> None:
         super().__init__(
@@ -31,8 +35,10 @@ class CommandTimeout(Exception):
         self.timeout = timeout
 
 
-class CommandNotFound(Exception):
+class CommandNotFound(LibraryError):
     """The program is not installed where the configuration says."""
+
+    family = ErrorFamily.PRECONDITION
 
     def __init__(self, program: str) -> None:
         super().__init__("%s is not installed or not executable; install it or fix the configured path." % program)

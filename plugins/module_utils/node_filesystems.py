@@ -18,6 +18,7 @@ import os
 from dataclasses import dataclass
 from typing import Dict, Optional
 
+from ansible_collections.srvlab.rds.plugins.module_utils.library_errors import ErrorFamily, LibraryError
 from ansible_collections.srvlab.rds.plugins.module_utils.node_commands import CommandResult, CommandRunner
 
 SUPPORTED = ("ext4", "xfs")
@@ -29,16 +30,20 @@ _PROBE_BYTES = 64 * 1024
 _BLKID_NOTHING_FOUND = 2
 
 
-class FilesystemError(Exception):
+class FilesystemError(LibraryError):
     """mkfs, grow or a filesystem check failed."""
 
 
 class ProbeError(FilesystemError):
     """The device's content could not be determined: it is never formatted."""
 
+    family = ErrorFamily.UNAVAILABLE
+
 
 class CorruptFilesystemError(FilesystemError):
     """A read-only check found errors (P-8.5): the volume is not mounted until repaired."""
+
+    family = ErrorFamily.PRECONDITION
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
+from ansible_collections.srvlab.rds.plugins.module_utils.library_errors import ErrorFamily, LibraryError
 from ansible_collections.srvlab.rds.plugins.module_utils.node_commands import CommandRunner
 
 MOUNTINFO = "/proc/self/mountinfo"
@@ -31,16 +32,20 @@ _OCTAL = re.compile(r"\\([0-7]{3})")
 _CHUNK = 1 << 16
 
 
-class MountError(Exception):
+class MountError(LibraryError):
     """A mount, bind mount, remount, unmount or device node operation failed."""
 
 
 class MountTableTimeout(MountError):
     """The mount table could not be read and parsed within the deadline."""
 
+    family = ErrorFamily.UNAVAILABLE
+
 
 class MountStormError(MountError):
     """A source already has too many mount entries (P-8.3); nothing more is mounted on it."""
+
+    family = ErrorFamily.LIMIT
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,12 @@ from typing import List, Optional, Tuple
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_config import HOSTID_FILE, HOSTNQN_FILE, NvmeHostConfig
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_sysfs import read_controllers
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import InvalidValueError
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import (
+    NQN_BASE,
+    VOLUME_SLOT_PREFIX,
+    nqn_for,
+    nqn_problem,
+)
 
 DEFAULT_CONFIG_FILE = "/etc/srvlab-rds/node.yaml"
 DEFAULT_HOSTNQN_FILE = HOSTNQN_FILE
@@ -32,9 +38,9 @@ HEADER = "# Managed by srvlab.rds.nqn_filter; read by the rds.csi.srvlab.io node
 # The NQN of a CSI volume (P-3): nqn.2000-02.com.mikrotik:<volume id>, the volume ID being the
 # external-provisioner's pvc-<uuid>. A connected NQN of any other shape is not a CSI volume.
 CSI_VOLUME_NQN = re.compile(
-    r"nqn\.2000-02\.com\.mikrotik:pvc-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z"
+    re.escape(NQN_BASE + VOLUME_SLOT_PREFIX) + r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z"
 )
-EXAMPLE_CSI_NQN = "nqn.2000-02.com.mikrotik:pvc-00000000-0000-0000-0000-000000000000"
+EXAMPLE_CSI_NQN = nqn_for(VOLUME_SLOT_PREFIX + "00000000-0000-0000-0000-000000000000")
 _LINE = re.compile(r"(?P<key>[A-Za-z_][A-Za-z0-9_-]*)\s*:\s*(?P<value>.*)\Z")
 _UUID_NQN = re.compile(r"nqn\.2014-08\.org\.nvmexpress:uuid:(?P<uuid>[0-9a-fA-F-]{36})\Z")
 
@@ -111,10 +117,11 @@ def plan_identity(hostnqn: Optional[str], hostid: Optional[str], new_uuid: str) 
     """
     hostnqn = (hostnqn or "").strip()
     hostid = (hostid or "").strip()
-    if hostnqn and not (hostnqn.startswith("nqn.") and ":" in hostnqn):
+    problem = nqn_problem(hostnqn) if hostnqn else None
+    if problem:
         raise InvalidValueError(
-            "The node's host NQN %r is not a valid NQN; it is never rewritten, so fix or remove the file by hand."
-            % hostnqn
+            "The node's host NQN %r is not a valid NQN (%s); it is never rewritten, so fix or remove the file by hand."
+            % (hostnqn, problem)
         )
     if not hostid:
         match = _UUID_NQN.match(hostnqn)

@@ -23,10 +23,10 @@ from ansible_collections.srvlab.rds.plugins.module_utils.node_commands import (
 )
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_config import NvmeHostConfig
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_errors import (
-    AuthenticationError,
     ConnectError,
     FabricsUnavailableError,
     InvalidConnectOptionsError,
+    NvmeAuthenticationError,
     NvmeCliError,
     NvmeCliNotFound,
     NvmeCliTimeout,
@@ -35,8 +35,8 @@ from ansible_collections.srvlab.rds.plugins.module_utils.nvme_errors import (
     TargetUnreachableError,
     describe_output,
 )
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import DEFAULT_NVME_PORT, nqn_problem, port_problem
 
-DEFAULT_PORT = 4420
 REDACTED = "********"
 _SECRET_OPTIONS = ("--dhchap-secret=", "--dhchap-ctrl-secret=")
 _DISCONNECTED = re.compile(r"disconnected (\d+) controller")
@@ -44,9 +44,9 @@ _DHCHAP_SECRET = re.compile(r"DHHC-1:[0-9a-fA-F]{2}:[A-Za-z0-9+/=]+:\Z")
 # (substring of nvme-cli's lower-cased output, error class): first match wins (§2.4 failure table).
 _CONNECT_FAILURES: Tuple[Tuple[str, Type[ConnectError]], ...] = (
     ("connection refused", TargetRefusedError),
-    ("key was rejected", AuthenticationError),
-    ("required key not available", AuthenticationError),
-    ("authentication", AuthenticationError),
+    ("key was rejected", NvmeAuthenticationError),
+    ("required key not available", NvmeAuthenticationError),
+    ("authentication", NvmeAuthenticationError),
     ("connection timed out", TargetUnreachableError),
     ("no route to host", TargetUnreachableError),
     ("network is unreachable", TargetUnreachableError),
@@ -70,7 +70,7 @@ class ConnectTarget:
 
     nqn: str
     traddr: str
-    trsvcid: int = DEFAULT_PORT
+    trsvcid: int = DEFAULT_NVME_PORT
     transport: str = "tcp"
     hostnqn: Optional[str] = None
     hostid: Optional[str] = None
@@ -91,12 +91,14 @@ class ConnectTarget:
 def check_target(target: ConnectTarget) -> None:
     """Refuses options the kernel would refuse, with a message naming the subsystem and the option."""
     problems = []
-    if not target.nqn.startswith("nqn.") or ":" not in target.nqn:
-        problems.append("the NQN must start with 'nqn.' and contain ':'")
+    nqn_rule = nqn_problem(target.nqn)
+    if nqn_rule:
+        problems.append("the NQN is not valid: %s" % nqn_rule)
     if not target.traddr:
         problems.append("the target address is empty")
-    if not 0 < target.trsvcid < 65536:
-        problems.append("the port %d is not a TCP port" % target.trsvcid)
+    port_rule = port_problem(target.trsvcid)
+    if port_rule:
+        problems.append("the port %d is out of range: %s" % (target.trsvcid, port_rule))
     if target.reconnect_delay <= 0:
         problems.append("reconnect_delay must be at least 1 s")
     if target.ctrl_loss_tmo < -1:
@@ -232,7 +234,7 @@ def _connect_message(kind: Type[ConnectError], target: ConnectTarget, output: st
             where,
             output,
         )
-    if kind is AuthenticationError:
+    if kind is NvmeAuthenticationError:
         return (
             "Cannot connect %s at %s: DH-HMAC-CHAP authentication failed (%s). Check that the secret matches the "
             "export's nvme-password and that the kernel supports in-band authentication." % (target.nqn, where, output)

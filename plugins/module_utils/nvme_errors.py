@@ -11,21 +11,23 @@ Messages never contain a DH-CHAP secret: errors are built from redacted command 
 
 from __future__ import annotations
 
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import InvalidValueError
+from ansible_collections.srvlab.rds.plugins.module_utils.library_errors import ErrorFamily, LibraryError
 
 
-class NvmeError(Exception):
+class NvmeError(LibraryError):
     """Base of every error raised by the NVMe host library."""
 
-    transient = False
 
-
-class InvalidPrefixError(NvmeError, InvalidValueError):
+class InvalidPrefixError(NvmeError):
     """A managed NQN prefix that is not a valid NQN prefix (P-8.6)."""
+
+    family = ErrorFamily.INVALID
 
 
 class UnmanagedNqnError(NvmeError):
     """A disconnect of an NQN outside the managed prefix was refused (P-8.6, P-11.2)."""
+
+    family = ErrorFamily.PRECONDITION
 
     def __init__(self, nqn: str, prefix: str) -> None:
         super().__init__(
@@ -40,6 +42,8 @@ class UnmanagedNqnError(NvmeError):
 class NotConnectedError(NvmeError):
     """An operation that needs a connected subsystem found none."""
 
+    family = ErrorFamily.PRECONDITION
+
     def __init__(self, nqn: str, action: str) -> None:
         super().__init__(
             "Cannot %s %s: the node has no controller for this subsystem; connect it first." % (action, nqn)
@@ -50,6 +54,7 @@ class NotConnectedError(NvmeError):
 class DeviceNotReadyError(NvmeError):
     """The namespace's block device did not appear before the deadline; ``seen`` says what sysfs showed."""
 
+    family = ErrorFamily.UNAVAILABLE
     transient = True
 
     def __init__(self, nqn: str, nsid: int, timeout: float, seen: str) -> None:
@@ -73,15 +78,20 @@ class NvmeCliError(NvmeError):
 class NvmeCliNotFound(NvmeCliError):
     """The nvme binary is missing."""
 
+    family = ErrorFamily.PRECONDITION
+
 
 class NvmeCliTimeout(NvmeCliError):
     """nvme-cli did not finish before its deadline and was killed."""
 
+    family = ErrorFamily.UNAVAILABLE
     transient = True
 
 
 class FabricsUnavailableError(NvmeCliError):
     """The nvme-core/nvme-fabrics/nvme-tcp kernel modules are not loaded."""
+
+    family = ErrorFamily.PRECONDITION
 
 
 class ConnectError(NvmeCliError):
@@ -91,25 +101,33 @@ class ConnectError(NvmeCliError):
 class TargetUnreachableError(ConnectError):
     """No TCP connection to the target address: timeout, no route, network down."""
 
+    family = ErrorFamily.UNAVAILABLE
     transient = True
 
 
 class TargetRefusedError(ConnectError):
     """The address answered but refused the TCP connection: no NVMe/TCP listener on that port."""
 
+    family = ErrorFamily.UNAVAILABLE
     transient = True
 
 
 class SubsystemNotFoundError(ConnectError):
     """The target refused the NVMe Connect: no such subsystem, or this host NQN is not allowed."""
 
+    family = ErrorFamily.NOT_FOUND
 
-class AuthenticationError(ConnectError):
+
+class NvmeAuthenticationError(ConnectError):
     """DH-HMAC-CHAP authentication failed (wrong, missing or malformed secret)."""
+
+    family = ErrorFamily.PRECONDITION
 
 
 class InvalidConnectOptionsError(ConnectError):
     """The kernel refused the connect options (bad host ID, host NQN/host ID conflict, unsupported option)."""
+
+    family = ErrorFamily.INVALID
 
 
 def describe_output(stdout: str, stderr: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 
 from ansible.module_utils.basic import AnsibleModule  # type: ignore[import-untyped]
+from ansible_collections.srvlab.rds.plugins.module_utils.library_errors import LibraryError
 from ansible_collections.srvlab.rds.plugins.module_utils.node_commands import (
     DEFAULT_TIMEOUT,
     CommandNotFound,
@@ -26,10 +27,9 @@ from ansible_collections.srvlab.rds.plugins.module_utils.nqn_filter import (
     read_text,
 )
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_config import NvmeHostConfig
-from ansible_collections.srvlab.rds.plugins.module_utils.nvme_errors import NvmeError
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_host import NvmeHost
-from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import DEFAULT_NQN_PREFIX, nqn_for
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_sysfs import Resolution, Subsystem
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import DEFAULT_NQN_PREFIX, nqn_for
 
 # The options every NVMe module takes: which subsystem, which namespace, the managed prefix, where sysfs and /dev are.
 # They are documented in the ``srvlab.rds.nvme_target`` doc fragment.
@@ -152,7 +152,7 @@ def run_nvme_module(
         host = NvmeHost(config, prefix, runner=runner)
         result = body(host, nqn)
         result.update(nqn=nqn, managed=host.is_managed(nqn), managed_nqn_prefix=prefix)
-    except NvmeError as error:
+    except LibraryError as error:
         module.fail_json(msg=str(error), nqn=nqn)
     except OSError as error:
         module.fail_json(msg="Cannot read the NVMe state of %s: %s. Check sysfs_root and permissions." % (nqn, error))

@@ -16,17 +16,21 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import time
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Sequence, Tuple, TypeVar
 
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import (
-    MAX_NQN_BYTES,
     Disk,
+    DiskSpec,
+    ExportSpec,
     PoolCapacity,
     RdsFile,
     capacity_from_item,
+    check_disk_spec,
+    check_export,
+    check_path,
+    check_slot,
     disk_from_item,
     file_from_item,
 )
@@ -63,27 +67,6 @@ from ansible_collections.srvlab.rds.plugins.module_utils.ssh_transport import Ss
 
 LOG = logging.getLogger("srvlab.rds.client")
 T = TypeVar("T")
-_PATH = re.compile(r"/[^/\x00-\x1f]+(/[^/\x00-\x1f]+)*\Z")
-
-
-@dataclass(frozen=True)
-class ExportSpec:
-    """Desired NVMe/TCP export of a disk. ``None`` leaves a field as the RDS has it."""
-
-    enabled: bool = True
-    port: int = 4420
-    nqn: str = ""
-    allowed_host_nqns: Optional[Tuple[str, ...]] = None
-    password: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class DiskSpec:
-    slot: str
-    file_path: str
-    size: int
-    export: Optional[ExportSpec] = None
-    comment: str = ""
 
 
 @dataclass(frozen=True)
@@ -132,7 +115,7 @@ class RdsClient:
         return [disk for disk in disks if disk.is_file_disk or not file_disks_only]
 
     def get_disk(self, slot: str) -> Optional[Disk]:
-        _check_slot(slot)
+        check_slot(slot)
         names = self.fields
         found = [disk_from_item(item, names) for item in self._print("/disk", [equals(names.slot, slot)])]
         exact = [disk for disk in found if disk.slot == slot]
@@ -143,7 +126,7 @@ class RdsClient:
         return [file_from_item(item) for item in self._print("/file", where)]
 
     def get_file(self, path: str) -> Optional[RdsFile]:
-        _check_path(path)
+        check_path(path)
         name = path.lstrip("/")
         found = [file_from_item(item) for item in self._print("/file", [equals("name", name)])]
         exact = [entry for entry in found if entry.path == path]
@@ -161,7 +144,7 @@ class RdsClient:
 
     def add_disk(self, spec: DiskSpec) -> Disk:
         """Create a file-backed disk (and its export), or return it when it already exists as asked."""
-        _check_disk_spec(spec)
+        check_disk_spec(spec)
         existing = self.get_disk(spec.slot)
         if existing is not None:
             return self._same_disk_or_conflict(existing, spec)
@@ -187,7 +170,7 @@ class RdsClient:
                 "Cannot copy disk %r (%s) into a smaller disk %r (%s); ask for at least the source's size."
                 % (source_slot, format_size(source.size), spec.slot, format_size(spec.size))
             )
-        _check_disk_spec(spec)
+        check_disk_spec(spec)
         existing = self.get_disk(spec.slot)
         if existing is not None:
             return self._same_disk_or_conflict(existing, spec)
@@ -217,7 +200,7 @@ class RdsClient:
 
     def set_export(self, slot: str, export: ExportSpec) -> Disk:
         """Make the disk's NVMe/TCP export match ``export``."""
-        _check_export(export)
+        check_export(slot, export)
         self._require_disk(slot)
         args = self._export_args(export)
         return self._set(slot, args, lambda found: _export_matches(found, export), secret=self.fields.password)
@@ -232,7 +215,7 @@ class RdsClient:
         ``file_path`` names the backing file when the disk entry may already be gone (an
         interrupted earlier removal), so the file is not left orphaned.
         """
-        _check_slot(slot)
+        check_slot(slot)
         disk = self.get_disk(slot)
         path = disk.file_path if disk is not None and disk.file_path else file_path
         removed = False
@@ -246,7 +229,7 @@ class RdsClient:
         return removed
 
     def remove_file(self, path: str) -> bool:
-        _check_path(path)
+        check_path(path)
         if self.get_file(path) is None:
             return False
         command = build("/file", "remove", target=[equals("name", path.lstrip("/"))])
@@ -255,7 +238,7 @@ class RdsClient:
 
     def ensure_directory(self, path: str) -> bool:
         """Create a directory and its missing parents below the pool. Returns whether one was created."""
-        _check_path(path)
+        check_path(path)
         parts = path.strip("/").split("/")
         created = False
         for depth in range(2, len(parts) + 1):
@@ -324,7 +307,7 @@ class RdsClient:
         if spec.comment:
             args[names.comment] = spec.comment
         if spec.export is not None:
-            _check_export(spec.export)
+            check_export(spec.slot, spec.export)
             args.update(self._export_args(spec.export))
         command = build("/disk", "add", args=args, secret_args=[names.password])
 
@@ -453,38 +436,3 @@ def _export_matches(disk: Disk, export: ExportSpec) -> bool:
     if export.allowed_host_nqns is not None and set(current.allowed_host_nqns) != set(export.allowed_host_nqns):
         return False
     return export.password is None or current.has_password == bool(export.password)
-
-
-def _check_slot(slot: str) -> None:
-    if not isinstance(slot, str) or not slot.strip():
-        raise InvalidValueError("A disk slot must be a non-empty name, got %r." % (slot,))
-
-
-def _check_path(path: str) -> None:
-    if not _PATH.match(path) or "/../" in path + "/" or "/./" in path + "/":
-        raise InvalidValueError(
-            "%r is not an absolute RDS path without '.', '..' or control characters, such as "
-            "/storage-pool/metal-csi/pvc-1.img." % (path,)
-        )
-
-
-def _check_disk_spec(spec: DiskSpec) -> None:
-    _check_slot(spec.slot)
-    _check_path(spec.file_path)
-    if not spec.file_path.endswith(".img"):
-        raise InvalidValueError("The backing file of disk %r must end in .img, got %s." % (spec.slot, spec.file_path))
-    if spec.size <= 0:
-        raise InvalidValueError("Disk %r needs a positive size, got %d bytes." % (spec.slot, spec.size))
-
-
-def _check_export(export: ExportSpec) -> None:
-    if not export.enabled:
-        return
-    if not 1 <= export.port <= 65535:
-        raise InvalidValueError("NVMe/TCP port %d is out of range; use 1 to 65535 (usually 4420)." % export.port)
-    nqn = export.nqn
-    if not nqn.startswith("nqn.") or ":" not in nqn or len(nqn.encode("utf-8")) > MAX_NQN_BYTES:
-        raise InvalidValueError(
-            "%r is not a valid NVMe qualified name: it must start with 'nqn.', contain ':' and be at most %d bytes."
-            % (nqn, MAX_NQN_BYTES)
-        )

@@ -1,6 +1,7 @@
 # Copyright: srvlab developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Typed model of RDS disks, files and pool capacity, built from parsed ``print detail`` items."""
+"""Typed model of RDS disks, files and pool capacity: what the RDS reports (built from parsed
+``print detail`` items) and what a caller asks for (``DiskSpec``, ``ExportSpec``, validated here)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,18 @@ import re
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import ParseError
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import InvalidValueError, ParseError
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import (
+    DEFAULT_NQN_PREFIX,
+    DEFAULT_NVME_PORT,
+    IMAGE_SUFFIX,
+    VOLUME_SLOT_PREFIX,
+    nqn_problem,
+    path_problem,
+    port_problem,
+    size_problem,
+    slot_problem,
+)
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_sizes import (
     parse_grouped_integer,
     parse_human_size,
@@ -16,9 +28,27 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_sizes import (
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_versions import DiskFields
 from ansible_collections.srvlab.rds.plugins.module_utils.routeros_output import Item
 
-DEFAULT_SLOT_PREFIX = "pvc-"
-DEFAULT_NQN_PREFIX = "nqn.2000-02.com.mikrotik:pvc-"
-MAX_NQN_BYTES = 223
+
+@dataclass(frozen=True)
+class ExportSpec:
+    """Desired NVMe/TCP export of a disk. ``None`` leaves a field as the RDS has it."""
+
+    enabled: bool = True
+    port: int = DEFAULT_NVME_PORT
+    nqn: str = ""
+    allowed_host_nqns: Optional[Tuple[str, ...]] = None
+    password: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class DiskSpec:
+    """Desired file-backed disk."""
+
+    slot: str
+    file_path: str
+    size: int
+    export: Optional[ExportSpec] = None
+    comment: str = ""
 
 
 @dataclass(frozen=True)
@@ -53,7 +83,7 @@ class Disk:
 class ManagedPolicy:
     """Which disks the driver owns (P-4.7): a slot under the slot prefix, exported (if at all) under the NQN prefix."""
 
-    slot_prefix: str = DEFAULT_SLOT_PREFIX
+    slot_prefix: str = VOLUME_SLOT_PREFIX
     nqn_prefix: str = DEFAULT_NQN_PREFIX
 
     def is_managed(self, disk: Disk) -> bool:
@@ -155,3 +185,43 @@ def _optional_int(text: str) -> Optional[int]:
 
 def _yes(text: str) -> bool:
     return text.strip().lower() in ("yes", "true")
+
+
+def check_slot(slot: str) -> None:
+    problem = slot_problem(slot)
+    if problem:
+        raise InvalidValueError("%s, got %r; set slot to the disk's name on the RDS." % (problem.capitalize(), slot))
+
+
+def check_path(path: str) -> None:
+    problem = path_problem(path)
+    if problem:
+        raise InvalidValueError("%r is not an absolute RDS path: %s." % (path, problem))
+
+
+def check_disk_spec(spec: DiskSpec) -> None:
+    """Raise InvalidValueError unless ``spec`` can be sent to the RDS as it is."""
+    check_slot(spec.slot)
+    check_path(spec.file_path)
+    if not spec.file_path.endswith(IMAGE_SUFFIX):
+        raise InvalidValueError(
+            "The backing file of disk %r must end in %s, got %s." % (spec.slot, IMAGE_SUFFIX, spec.file_path)
+        )
+    problem = size_problem(spec.size)
+    if problem:
+        raise InvalidValueError("Disk %r: %s, got %d bytes." % (spec.slot, problem, spec.size))
+    if spec.export is not None:
+        check_export(spec.slot, spec.export)
+
+
+def check_export(slot: str, export: ExportSpec) -> None:
+    if not export.enabled:
+        return
+    problem = port_problem(export.port)
+    if problem:
+        raise InvalidValueError("The NVMe/TCP port %d of disk %r is out of range; %s." % (export.port, slot, problem))
+    problem = nqn_problem(export.nqn)
+    if problem:
+        raise InvalidValueError(
+            "The NQN %r of disk %r is not a valid NVMe qualified name: %s." % (export.nqn, slot, problem)
+        )

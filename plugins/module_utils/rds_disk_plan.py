@@ -14,19 +14,25 @@ import posixpath
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple, Union
 
-from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import NQN_BASE
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import DiskSpec, ExportSpec
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import (
-    MAX_NQN_BYTES,
     Disk,
+    DiskSpec,
+    ExportSpec,
     ManagedPolicy,
     NvmeExport,
+    check_export,
+    check_slot,
 )
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import InvalidValueError, RdsError
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import (
+    DEFAULT_BASE_PATH,
+    DEFAULT_NVME_PORT,
+    NQN_BASE,
+    backing_file,
+    nqn_problem,
+    size_problem,
+)
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_sizes import format_size
-
-DEFAULT_BASE_PATH = "/storage-pool/metal-csi"
-DEFAULT_PORT = 4420
 
 
 class DiskOperations(Protocol):
@@ -161,15 +167,15 @@ def plan_export(current: Optional[Disk], desired: DesiredExport, options: PlanOp
             "Disk %r does not exist on the RDS; create it with srvlab.rds.disk before exporting it." % desired.slot
         )
     now = current.export
-    port = desired.port or now.port or DEFAULT_PORT
+    port = desired.port or now.port or DEFAULT_NVME_PORT
     nqn = desired.nqn or now.nqn or options.nqn_base + desired.slot
     if desired.enabled:
-        check_export(desired.slot, port, nqn)
+        check_export(desired.slot, ExportSpec(enabled=True, port=port, nqn=nqn))
         _check_nqn_change(current, nqn, options)
     hosts = desired.allowed_host_nqns
     if hosts is not None:
         for host in hosts:
-            check_nqn(host, "allowed host NQN for disk %r" % desired.slot)
+            check_host_nqn(host, desired.slot)
     password = _password_change(now, desired.password, desired.update_password)
     changes: Dict[str, Any] = {}
     if desired.enabled != now.enabled or (desired.enabled and (port != now.port or nqn != now.nqn)):
@@ -262,29 +268,12 @@ def disk_to_dict(disk: Optional[Disk], policy: ManagedPolicy) -> Dict[str, Any]:
     }
 
 
-def check_slot(slot: str) -> None:
-    if not slot or not slot.strip():
-        raise InvalidValueError("A disk slot must be a non-empty name; set slot to the disk's name on the RDS.")
-
-
-def check_nqn(nqn: str, what: str) -> None:
-    if not nqn.startswith("nqn.") or ":" not in nqn or len(nqn.encode("utf-8")) > MAX_NQN_BYTES:
+def check_host_nqn(nqn: str, slot: str) -> None:
+    problem = nqn_problem(nqn)
+    if problem:
         raise InvalidValueError(
-            "The %s %r is not a valid NVMe qualified name; it must start with 'nqn.', contain ':' and be at most "
-            "%d bytes." % (what, nqn, MAX_NQN_BYTES)
+            "The allowed host NQN %r for disk %r is not a valid NVMe qualified name: %s." % (nqn, slot, problem)
         )
-
-
-def check_export(slot: str, port: int, nqn: str) -> None:
-    if not 1 <= port <= 65535:
-        raise InvalidValueError(
-            "The NVMe/TCP port %d of disk %r is out of range; use 1 to 65535 (usually 4420)."
-            % (
-                port,
-                slot,
-            )
-        )
-    check_nqn(nqn, "NQN of disk %r" % slot)
 
 
 # Internals: may change without notice.
@@ -307,14 +296,15 @@ def _plan_creation(desired: DesiredDisk, options: PlanOptions) -> DiskPlan:
     slot = desired.slot
     if desired.size is None:
         raise InvalidValueError("Disk %r does not exist on the RDS; give size to create it." % slot)
-    if desired.size <= 0:
-        raise InvalidValueError("Disk %r needs a positive size, got %d bytes." % (slot, desired.size))
-    file_path = desired.file_path or "%s/%s.img" % (options.base_path.rstrip("/"), slot)
+    problem = size_problem(desired.size)
+    if problem:
+        raise InvalidValueError("Disk %r: %s, got %d bytes." % (slot, problem, desired.size))
+    file_path = desired.file_path or backing_file(options.base_path, slot)
     export: Optional[ExportSpec] = None
     if desired.nvme_export:
-        port = desired.nvme_port or DEFAULT_PORT
+        port = desired.nvme_port or DEFAULT_NVME_PORT
         nqn = desired.nvme_nqn or options.nqn_base + slot
-        check_export(slot, port, nqn)
+        check_export(slot, ExportSpec(enabled=True, port=port, nqn=nqn))
         export = ExportSpec(enabled=True, port=port, nqn=nqn)
     comment = desired.comment or ""
     spec = DiskSpec(slot=slot, file_path=file_path, size=desired.size, export=export, comment=comment)
@@ -394,9 +384,9 @@ def _export_change(current: Disk, desired: DesiredDisk, options: PlanOptions) ->
     enabled = now.enabled if desired.nvme_export is None else desired.nvme_export
     if not enabled:
         return ExportSpec(enabled=False) if now.enabled else None
-    port = desired.nvme_port or now.port or DEFAULT_PORT
+    port = desired.nvme_port or now.port or DEFAULT_NVME_PORT
     nqn = desired.nvme_nqn or now.nqn or options.nqn_base + current.slot
-    check_export(current.slot, port, nqn)
+    check_export(current.slot, ExportSpec(enabled=True, port=port, nqn=nqn))
     if now.enabled and port == now.port and nqn == now.nqn:
         return None
     _check_nqn_change(current, nqn, options)

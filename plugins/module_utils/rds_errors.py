@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 from typing import Optional
 
+from ansible_collections.srvlab.rds.plugins.module_utils.library_errors import ErrorFamily, LibraryError
 
-class RdsError(Exception):
-    """Base of every error raised by the RDS library."""
 
-    transient = False
+class RdsError(LibraryError):
+    """Base of every error raised by the RDS client."""
 
 
 class RdsCommandError(RdsError):
@@ -31,25 +31,37 @@ class RdsCommandError(RdsError):
 class NotFoundError(RdsCommandError):
     """The item the command names does not exist."""
 
+    family = ErrorFamily.NOT_FOUND
+
 
 class AlreadyExistsError(RdsCommandError):
     """An item with the same key (slot, file, NQN) already exists."""
+
+    family = ErrorFamily.ALREADY_EXISTS
 
 
 class NoSpaceError(RdsCommandError):
     """The storage pool has not enough free space."""
 
+    family = ErrorFamily.NO_SPACE
+
 
 class InvalidValueError(RdsCommandError):
     """A value or a command was refused as invalid, by the appliance or before sending."""
+
+    family = ErrorFamily.INVALID
 
 
 class InUseError(RdsCommandError):
     """The item is still used by something else (a file backing a disk)."""
 
+    family = ErrorFamily.PRECONDITION
+
 
 class RdsConnectionError(RdsError):
     """The SSH connection could not be used."""
+
+    family = ErrorFamily.UNAVAILABLE
 
     def __init__(self, message: str, outcome_unknown: bool = False) -> None:
         super().__init__(message)
@@ -84,6 +96,8 @@ class RdsTimeoutError(RdsConnectionError):
 
 class UnsupportedVersionError(RdsError):
     """The appliance runs a RouterOS version the field table does not know."""
+
+    family = ErrorFamily.PRECONDITION
 
 
 class ParseError(RdsError):

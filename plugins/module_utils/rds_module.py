@@ -11,20 +11,17 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, Mapping, Optional
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback  # type: ignore[import-untyped]
+from ansible_collections.srvlab.rds.plugins.module_utils.library_errors import LibraryError
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RdsClient
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import (
-    DEFAULT_NQN_PREFIX,
-    DEFAULT_SLOT_PREFIX,
-    ManagedPolicy,
-)
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import ManagedPolicy
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import (
     AuthenticationError,
     HostKeyError,
-    RdsError,
     RdsTimeoutError,
     UnreachableError,
     UnsupportedVersionError,
 )
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import DEFAULT_NQN_PREFIX, VOLUME_SLOT_PREFIX
 from ansible_collections.srvlab.rds.plugins.module_utils.ssh_transport import SshSettings, SshTransport
 
 CONNECTION_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
@@ -40,7 +37,7 @@ CONNECTION_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
 }
 
 MANAGED_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
-    "managed_slot_prefix": {"type": "str", "default": DEFAULT_SLOT_PREFIX},
+    "managed_slot_prefix": {"type": "str", "default": VOLUME_SLOT_PREFIX},
     "managed_nqn_prefix": {"type": "str", "default": DEFAULT_NQN_PREFIX},
 }
 
@@ -78,13 +75,13 @@ def managed_policy(params: Mapping[str, Any]) -> ManagedPolicy:
     return ManagedPolicy(slot_prefix=params["managed_slot_prefix"], nqn_prefix=params["managed_nqn_prefix"])
 
 
-def error_message(error: RdsError, host: str) -> str:
+def error_message(error: LibraryError, host: str) -> str:
     """One sentence (or two) saying what failed and what the operator can do about it."""
     cause = getattr(error, "cause", None)  # ApplyError: its message names the disk, the cause picks the fix
-    return _hinted(str(error), cause if isinstance(cause, RdsError) else error, host)
+    return _hinted(str(error), cause if isinstance(cause, LibraryError) else error, host)
 
 
-def _hinted(text: str, error: RdsError, host: str) -> str:
+def _hinted(text: str, error: LibraryError, host: str) -> str:
     text = text.rstrip()
     if not text.endswith((".", "?", "!")):
         text += "."
@@ -112,7 +109,7 @@ def run_rds_module(module: AnsibleModule, body: Callable[[RdsClient], Dict[str, 
             )
         transport = SshTransport(settings)
         result = body(RdsClient(transport))
-    except RdsError as error:
+    except LibraryError as error:
         module.fail_json(msg=error_message(error, params["host"]), error_type=type(error).__name__)
     finally:
         if transport is not None:

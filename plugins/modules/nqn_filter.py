@@ -106,6 +106,7 @@ import os
 from typing import Any, Dict, List, Optional, Tuple
 
 from ansible.module_utils.basic import AnsibleModule  # type: ignore[import-untyped]
+from ansible_collections.srvlab.rds.plugins.module_utils.library_errors import LibraryError
 from ansible_collections.srvlab.rds.plugins.module_utils.nqn_filter import (
     DEFAULT_CONFIG_FILE,
     DEFAULT_HOSTID_FILE,
@@ -119,8 +120,8 @@ from ansible_collections.srvlab.rds.plugins.module_utils.nqn_filter import (
     read_text,
     render_config,
 )
-from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import DEFAULT_NQN_PREFIX, check_prefix
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import RdsError
+from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import check_prefix
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import DEFAULT_NQN_PREFIX
 
 ARGUMENT_SPEC = {
     "managed_nqn_prefix": {"type": "str", "default": DEFAULT_NQN_PREFIX},
@@ -206,7 +207,7 @@ def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
         result = run(module)
-    except RdsError as error:
+    except LibraryError as error:
         module.fail_json(msg=str(error))
     except OSError as error:
         module.fail_json(

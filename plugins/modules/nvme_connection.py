@@ -251,7 +251,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ansible.module_utils.basic import AnsibleModule  # type: ignore[import-untyped]
 from ansible_collections.srvlab.rds.plugins.module_utils.node_commands import DEFAULT_TIMEOUT
-from ansible_collections.srvlab.rds.plugins.module_utils.nvme_cli import DEFAULT_PORT, ConnectTarget
+from ansible_collections.srvlab.rds.plugins.module_utils.nvme_cli import ConnectTarget
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_config import HOSTNQN_FILE, read_host_file
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_errors import DeviceNotReadyError, UnmanagedNqnError
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_host import NvmeHost
@@ -265,6 +265,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.nvme_module import (
     run_nvme_module,
 )
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_sysfs import Resolution, Subsystem
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import DEFAULT_NVME_PORT
 
 ARGUMENT_SPEC = argument_spec(
     {
@@ -368,7 +369,7 @@ def target_address(params: Dict[str, Any], subsystem: Optional[Subsystem]) -> Tu
         address = address or existing.traddr or None
         if port is None and existing.trsvcid.isdigit():
             port = int(existing.trsvcid)
-    return address, port if port is not None else DEFAULT_PORT
+    return address, port if port is not None else DEFAULT_NVME_PORT
 
 
 def _summary(connection: Dict[str, Any]) -> Dict[str, Any]:

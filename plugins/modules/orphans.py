@@ -159,12 +159,13 @@ from ansible_collections.srvlab.rds.plugins.module_utils.kube_volumes import (
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RdsClient
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_module import argument_spec, managed_policy, run_rds_module
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_orphans import find_orphans, under
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import DEFAULT_BASE_PATH
 
 ARGUMENT_SPEC = argument_spec(
     {
         "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
         "grace_period": {"type": "int", "default": 86400},
-        "base_path": {"type": "str", "default": "/storage-pool/metal-csi"},
+        "base_path": {"type": "str", "default": DEFAULT_BASE_PATH},
         "driver_name": {"type": "str", "default": DRIVER_NAME},
         "kubeconfig": {"type": "path"},
         "context": {"type": "str"},

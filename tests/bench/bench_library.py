@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Callable, List
 
 import paramiko
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import DiskSpec, ExportSpec, RdsClient
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import disk_from_item
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RdsClient
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import DiskSpec, ExportSpec, disk_from_item
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_versions import DiskFields
 from ansible_collections.srvlab.rds.plugins.module_utils.routeros_output import parse_detail
 from ansible_collections.srvlab.rds.plugins.module_utils.ssh_transport import SshSettings, SshTransport

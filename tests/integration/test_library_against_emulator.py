@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import DiskSpec, ExportSpec, RdsClient
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import ManagedPolicy
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RdsClient
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import DiskSpec, ExportSpec, ManagedPolicy
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import (
     AlreadyExistsError,
     AuthenticationError,

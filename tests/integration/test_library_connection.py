@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import DiskSpec, RdsClient, RetryPolicy
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RdsClient, RetryPolicy
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import DiskSpec
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import (
     AuthenticationError,
     ConnectionLostError,

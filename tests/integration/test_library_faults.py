@@ -9,12 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import (
-    DiskSpec,
-    ExportSpec,
-    RdsClient,
-    RetryPolicy,
-)
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RdsClient, RetryPolicy
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import DiskSpec, ExportSpec
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import (
     ConnectionLostError,
     NoSpaceError,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import DiskSpec, ExportSpec, RdsClient
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import Disk
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RdsClient
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import Disk, DiskSpec, ExportSpec
 from rds_emulator.server import EmulatorServer
 
 from tests.integration.playbooks import connection_defaults, run_playbook

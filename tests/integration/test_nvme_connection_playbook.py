@@ -24,7 +24,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.node_commands import Su
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_cli import ConnectTarget
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_config import NvmeHostConfig
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_errors import (
-    AuthenticationError,
+    NvmeAuthenticationError,
     SubsystemNotFoundError,
     TargetRefusedError,
     UnmanagedNqnError,
@@ -32,7 +32,8 @@ from ansible_collections.srvlab.rds.plugins.module_utils.nvme_errors import (
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_host import NvmeHost
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import nqn_for
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_sysfs import block_device_nqn
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import DiskSpec, ExportSpec, RdsClient
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RdsClient
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import DiskSpec, ExportSpec
 from rds_emulator.nvme_fabric import Naming, TestFabric
 from rds_emulator.server import EmulatorServer
 
@@ -294,7 +295,7 @@ def test_library_maps_fabric_refusals_and_keeps_the_secret_out(
     with pytest.raises(SubsystemNotFoundError, match="or the DH-CHAP secret was rejected") as rejected:
         host.connect(ConnectTarget(nqn=nqn, traddr="127.0.0.1", dhchap_secret=other))
     corrupt = "DHHC-1:00:" + SECRET[10:-1][::-1] + ":"  # the CRC no longer matches: the kernel's EKEYREJECTED
-    with pytest.raises(AuthenticationError) as malformed:
+    with pytest.raises(NvmeAuthenticationError) as malformed:
         host.connect(ConnectTarget(nqn=nqn, traddr="127.0.0.1", dhchap_secret=corrupt))
     for secret, error in ((other, rejected.value), (corrupt, malformed.value)):
         assert secret not in str(error) and secret not in error.command and "********" in error.command

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 import yaml
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import DiskSpec, ExportSpec, RdsClient
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RdsClient
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import DiskSpec, ExportSpec
 from rds_emulator.server import EmulatorServer
 
 from tests.integration.kube_api_fake import KubeApiFake

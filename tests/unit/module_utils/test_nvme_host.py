@@ -17,13 +17,13 @@ from ansible_collections.srvlab.rds.plugins.module_utils.node_commands import (
 )
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_cli import ConnectTarget
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_errors import (
-    AuthenticationError,
     ConnectError,
     DeviceNotReadyError,
     FabricsUnavailableError,
     InvalidConnectOptionsError,
     InvalidPrefixError,
     NotConnectedError,
+    NvmeAuthenticationError,
     NvmeCliError,
     NvmeCliNotFound,
     NvmeCliTimeout,
@@ -243,7 +243,7 @@ def test_already_connected_without_an_active_controller_is_an_error(
         (TIMED_OUT, TargetUnreachableError, "10.0.0.5:4420 is unreachable"),
         (NO_ROUTE, TargetUnreachableError, "No route to host"),
         (NOT_EXPORTED, SubsystemNotFoundError, "not exported there or host NQN %s is not allowed" % HOSTNQN),
-        (KEY_REJECTED, AuthenticationError, "DH-HMAC-CHAP authentication failed"),
+        (KEY_REJECTED, NvmeAuthenticationError, "DH-HMAC-CHAP authentication failed"),
         (INVALID, InvalidConnectOptionsError, "the kernel refused the options"),
         (NO_MODULES, FabricsUnavailableError, "modprobe nvme-tcp"),
         (NO_FABRICS, FabricsUnavailableError, "kernel modules are not loaded"),
@@ -298,8 +298,8 @@ def test_a_missing_nvme_binary_says_what_to_install(host: NvmeHost, nvme: FakeNv
 @pytest.mark.parametrize(
     ("changes", "problem"),
     [
-        ({"nqn": "pvc-1"}, "the NQN must start with 'nqn.'"),
-        ({"trsvcid": 70000}, "the port 70000 is not a TCP port"),
+        ({"nqn": "pvc-1"}, "the NQN is not valid: it must start with 'nqn.'"),
+        ({"trsvcid": 70000}, "the port 70000 is out of range"),
         ({"reconnect_delay": 0}, "reconnect_delay must be at least 1 s"),
         ({"ctrl_loss_tmo": -2}, "ctrl_loss_tmo must be -1"),
         ({"keep_alive_tmo": 0}, "keep_alive_tmo must be at least 1 s"),

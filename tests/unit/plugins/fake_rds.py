@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import DiskSpec, ExportSpec
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import Disk, NvmeExport, PoolCapacity, RdsFile
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import (
+    Disk,
+    DiskSpec,
+    ExportSpec,
+    NvmeExport,
+    PoolCapacity,
+    RdsFile,
+)
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import InvalidValueError, NotFoundError, RdsError
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_versions import RouterOsVersion
 

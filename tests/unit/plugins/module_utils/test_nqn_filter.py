@@ -14,6 +14,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.nqn_filter import (
     read_connections,
     render_config,
 )
+from ansible_collections.srvlab.rds.plugins.module_utils.nvme_errors import InvalidPrefixError
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import check_prefix
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import InvalidValueError
 
@@ -38,7 +39,7 @@ def build_sysfs(root: Path, subsystems: dict[str, str]) -> Path:
     ["pvc-", "nqn.2000-02.com.mikrotik", "nqn.x:" + "a" * 220, "nqn.x:pvc -", "nqn.x:pvc\n"],
 )
 def test_invalid_prefixes_are_refused(prefix: str) -> None:
-    with pytest.raises(InvalidValueError, match="managed NQN prefix"):
+    with pytest.raises(InvalidPrefixError, match="managed NQN prefix"):
         check_prefix(prefix)
 
 

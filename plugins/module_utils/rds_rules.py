@@ -1,0 +1,70 @@
+# Copyright: srvlab developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The naming rules and defaults that existing volumes depend on, each written once.
+
+They are the compatibility contract with the Go driver this collection replaces (see
+docs/requirements.md, P-3): volume slots start with ``pvc-``, a volume's subsystem NQN is
+``nqn.2000-02.com.mikrotik:<slot>`` in lower case, backing files live under
+``/storage-pool/metal-csi`` by default and exports listen on port 4420. Every module, the CSI driver
+and the node library import these names; the ``*_problem`` functions return why a value breaks a
+rule (or None), so each caller words its own error around the object it checks.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+NQN_BASE = "nqn.2000-02.com.mikrotik:"
+VOLUME_SLOT_PREFIX = "pvc-"
+DEFAULT_NQN_PREFIX = NQN_BASE + VOLUME_SLOT_PREFIX
+MAX_NQN_BYTES = 223
+DEFAULT_NVME_PORT = 4420
+DEFAULT_BASE_PATH = "/storage-pool/metal-csi"
+IMAGE_SUFFIX = ".img"
+
+_ABSOLUTE_PATH = re.compile(r"/[^/\x00-\x1f]+(/[^/\x00-\x1f]+)*\Z")
+
+
+def nqn_for(slot: str) -> str:
+    """The subsystem NQN the RDS exports a volume's disk under."""
+    return (NQN_BASE + slot).lower()
+
+
+def nqn_problem(nqn: str) -> Optional[str]:
+    """Why ``nqn`` is not an NVMe qualified name, or None. Prefixes of NQNs obey the same rule."""
+    if not nqn.startswith("nqn.") or ":" not in nqn or len(nqn.encode("utf-8")) > MAX_NQN_BYTES:
+        return "it must start with 'nqn.', contain ':' and be at most %d bytes" % MAX_NQN_BYTES
+    if any(ord(char) < 32 or char.isspace() for char in nqn):
+        return "it must not contain spaces or control characters"
+    return None
+
+
+def port_problem(port: int) -> Optional[str]:
+    if not 1 <= port <= 65535:
+        return "use 1 to 65535 (NVMe/TCP usually listens on %d)" % DEFAULT_NVME_PORT
+    return None
+
+
+def path_problem(path: str) -> Optional[str]:
+    """Why ``path`` is not an absolute RDS path, or None."""
+    if not _ABSOLUTE_PATH.match(path) or "/../" in path + "/" or "/./" in path + "/":
+        return "use an absolute RDS path without '.', '..' or control characters, such as %s" % DEFAULT_BASE_PATH
+    return None
+
+
+def size_problem(size: int) -> Optional[str]:
+    if size <= 0:
+        return "a disk needs a positive size in bytes"
+    return None
+
+
+def slot_problem(slot: str) -> Optional[str]:
+    if not isinstance(slot, str) or not slot.strip():
+        return "a disk slot must be a non-empty name"
+    return None
+
+
+def backing_file(base_path: str, slot: str) -> str:
+    """A volume's backing file: ``<base path>/<slot>.img``."""
+    return "%s/%s%s" % (base_path.rstrip("/"), slot, IMAGE_SUFFIX)
