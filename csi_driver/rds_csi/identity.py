@@ -15,8 +15,10 @@ _SERVICE = csi_pb2.PluginCapability.Service
 
 
 class Identity(csi_pb2_grpc.IdentityServicer):  # type: ignore[misc]
-    """``ready`` answers Probe: the controller asks the RDS (a trivial command), a node-only
-    process is ready once started (its local prerequisites are checked at start)."""
+    """``ready`` answers Probe with the plugin's own health: serving and not stopping, its configuration
+    and (on a node) its local prerequisites having been checked at start. It never asks the RDS: an
+    appliance outage would make the CO's liveness probe restart a healthy controller over and over.
+    The RPCs that need the RDS answer Unavailable instead, and the transport logs the outage once."""
 
     def __init__(self, controller: bool, ready: Callable[[], bool]) -> None:
         self.controller = controller

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from concurrent import futures
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -41,6 +42,7 @@ class Driver:
     ) -> None:
         self.config = config
         self.transport: Optional[SshTransport] = None
+        self._serving = threading.Event()
         workers = max(16, config.rds_max_sessions * 2)
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc"))
         services = ["csi.v1.Identity"]
@@ -51,7 +53,7 @@ class Driver:
             runtime = NodeRuntime.from_config(config)
             csi_pb2_grpc.add_NodeServicer_to_server(Node(config.node_id, config.zone, runtime), self.server)
             services.append("csi.v1.Node")
-        identity = Identity(controller=config.runs_controller, ready=self._ready)
+        identity = Identity(controller=config.runs_controller, ready=self._serving.is_set)
         csi_pb2_grpc.add_IdentityServicer_to_server(identity, self.server)
         self.health = Health(services)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
@@ -72,9 +74,6 @@ class Driver:
             known.add(self.config.node_id)
         return StaticNodes(frozenset(known))
 
-    def _ready(self) -> bool:
-        return self.transport.is_alive() if self.transport is not None else True
-
     def _bind(self, endpoint: str) -> str:
         tcp = endpoint_tcp(endpoint)
         if tcp is not None:
@@ -89,10 +88,12 @@ class Driver:
 
     def start(self) -> None:
         self.server.start()
+        self._serving.set()
         LOG.info("serving", extra={"fields": {"endpoint": self.address, "mode": self.config.mode}})
 
     def stop(self, grace: float = SHUTDOWN_GRACE) -> None:
         """Refuse new RPCs, let in-flight ones finish within ``grace``, then close the RDS connection."""
+        self._serving.clear()
         self.health.stop()
         self.server.stop(grace).wait(grace + 1)
         if self.transport is not None:

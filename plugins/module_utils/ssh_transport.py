@@ -9,7 +9,12 @@ Contract:
   of calling threads (appliances stop answering when many sessions open at once);
 - every connect and every command has a timeout; a command that times out or loses its
   connection after it was sent raises with ``outcome_unknown=True``;
-- a dropped connection is re-established on the next call, with exponential backoff and jitter.
+- a dropped connection is re-established on the next call, with exponential backoff and jitter;
+- a connection on which a command or a session open timed out is probed (a session opened and
+  closed, R-1) by the next call before it is used; one that does not answer within
+  ``PROBE_TIMEOUT`` is closed and replaced, because a connection whose packets are dropped
+  silently still looks active to paramiko until the kernel gives up (about 15 minutes);
+- the RDS becoming unreachable, and reachable again, is logged once per transition.
 """
 
 from __future__ import annotations
@@ -41,6 +46,10 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import (
 
 LOG = logging.getLogger("srvlab.rds.ssh")
 _READ_CHUNK = 65536
+PROBE_TIMEOUT = 5.0  # at most; half the command timeout when that is shorter
+# TCP keepalive, answered by the appliance's kernel (RouterOS refuses SSH keepalives, R-7.2): keeps an
+# idle connection's NAT or conntrack entry fresh, and finds a dead idle connection within about a minute.
+_TCP_KEEPALIVE = (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3))
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,8 @@ class SshTransport:
         self._sessions = threading.BoundedSemaphore(settings.max_sessions)
         self._connect_lock = threading.Lock()
         self._transport: Optional[Any] = None
+        self._suspect: Optional[Any] = None
+        self._reachability = _Reachability(settings)
         self._failures = 0
         self._next_attempt = 0.0
         self.generation = 0
@@ -115,13 +126,7 @@ class SshTransport:
             self._drop_transport()
 
     def _exec(self, transport: Any, command: str, shown: str, deadline: float) -> CommandResult:
-        try:
-            channel = transport.open_session(timeout=max(0.1, deadline - time.monotonic()))
-        except (paramiko.SSHException, EOFError, OSError) as error:
-            self._connection_failed(transport)
-            raise ConnectionLostError(
-                "Could not open an SSH session to %s for '%s': %s" % (self.settings.host, shown, error)
-            ) from None
+        channel = self._open_session(transport, shown, deadline)
         try:
             try:
                 channel.exec_command(command)
@@ -138,9 +143,28 @@ class SshTransport:
             except ConnectionLostError:
                 self._connection_failed(transport)
                 raise
+            except RdsTimeoutError:
+                self._suspect = transport
+                raise
             return CommandResult(self._exit_status(channel, deadline), output.decode("utf-8", errors="replace"))
         finally:
             _close_quietly(channel)
+
+    def _open_session(self, transport: Any, shown: str, deadline: float) -> Any:
+        try:
+            return transport.open_session(timeout=max(0.1, deadline - time.monotonic()))
+        except (paramiko.SSHException, EOFError, OSError) as error:
+            if transport.is_active() and not isinstance(error, paramiko.ChannelException):
+                # Assigned without the connect lock, which a probe may hold for its whole timeout.
+                self._suspect = transport
+                raise RdsTimeoutError(
+                    "Opening an SSH session to %s for '%s' got no answer in time; the connection is probed "
+                    "before the next command and replaced if it does not answer." % (self.settings.host, shown)
+                ) from None
+            self._connection_failed(transport)
+            raise ConnectionLostError(
+                "Could not open an SSH session to %s for '%s': %s" % (self.settings.host, shown, error)
+            ) from None
 
     @staticmethod
     def _exit_status(channel: Any, deadline: float) -> int:
@@ -185,7 +209,7 @@ class SshTransport:
 
     def _connected_transport(self, deadline: float) -> Any:
         with self._connect_lock:
-            if self._transport is not None and self._transport.is_active():
+            if self._usable(self._transport, deadline):
                 return self._transport
             self._drop_transport()
             wait = self._next_attempt - time.monotonic()
@@ -200,15 +224,46 @@ class SshTransport:
                 self._transport = self._connect(
                     min(self.settings.connect_timeout, max(0.1, deadline - time.monotonic()))
                 )
-            except (UnreachableError, RdsTimeoutError):
+            except (UnreachableError, RdsTimeoutError) as error:
+                self._reachability.failed(error)
                 self._schedule_retry()
                 raise
+            self._reachability.connected()
             if self.generation:
                 self.reconnects += 1
             self.generation += 1
             self._failures = 0
             self._next_attempt = 0.0
             return self._transport
+
+    def _usable(self, transport: Optional[Any], deadline: float) -> bool:
+        """Whether the connection can take a command; a suspect one must answer a probe first."""
+        if transport is None or not transport.is_active():
+            return False
+        if transport is not self._suspect:
+            return True
+        self._suspect = None
+        if self._answers_probe(transport, deadline):
+            return True
+        LOG.warning(
+            "rds connection dead host=%s port=%d: it did not answer a liveness probe; replacing it",
+            self.settings.host,
+            self.settings.port,
+        )
+        return False
+
+    def _answers_probe(self, transport: Any, deadline: float) -> bool:
+        """Open and close a session (R-1); a refused session is an answer too. The probe runs in the
+        caller's own session slot, so the session bound holds without taking another."""
+        timeout = min(PROBE_TIMEOUT, self.settings.command_timeout / 2, deadline - time.monotonic())
+        try:
+            channel = transport.open_session(timeout=max(0.1, timeout))
+        except paramiko.ChannelException:
+            return True
+        except (paramiko.SSHException, EOFError, OSError):
+            return False
+        _close_quietly(channel)
+        return True
 
     def _schedule_retry(self) -> None:
         """Exponential backoff with full jitter between connection attempts."""
@@ -224,6 +279,8 @@ class SshTransport:
                 self._drop_transport()
 
     def _drop_transport(self) -> None:
+        """Close without waiting: paramiko's close sends nothing, so a dead peer cannot hold it up."""
+        self._suspect = None
         if self._transport is not None:
             self._transport.close()
             self._transport = None
@@ -243,6 +300,7 @@ class SshTransport:
         # SSH exchanges many small packets per command; Nagle's algorithm against the peer's
         # delayed ACKs would add ~40 ms to every round trip.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        _enable_tcp_keepalive(sock)
         transport = paramiko.Transport(sock)
         transport.banner_timeout = timeout
         transport.auth_timeout = timeout
@@ -333,6 +391,38 @@ class SshTransport:
                     "that have an SSH key; use the key)." % (settings.host, settings.username)
                 ) from None
         raise AuthenticationError("No private key or password is configured for the RDS at %s." % settings.host)
+
+
+class _Reachability:
+    """Logs the RDS becoming unreachable and reachable again: one line per transition, not one per
+    failed call. Its callers hold the transport's connect lock."""
+
+    def __init__(self, settings: SshSettings) -> None:
+        self._settings = settings
+        self._lost_since: Optional[float] = None
+
+    def failed(self, error: RdsConnectionError) -> None:
+        if self._lost_since is None:
+            self._lost_since = time.monotonic()
+            LOG.warning("rds unreachable host=%s port=%d error=%s", self._settings.host, self._settings.port, error)
+
+    def connected(self) -> None:
+        if self._lost_since is not None:
+            LOG.info(
+                "rds reachable again host=%s port=%d after=%.1fs",
+                self._settings.host,
+                self._settings.port,
+                time.monotonic() - self._lost_since,
+            )
+            self._lost_since = None
+
+
+def _enable_tcp_keepalive(sock: socket.socket) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in _TCP_KEEPALIVE:
+        option = getattr(socket, name, None)
+        if option is not None:  # macOS has no TCP_KEEPIDLE; the system default idle time applies there
+            sock.setsockopt(socket.IPPROTO_TCP, option, value)
 
 
 def _close_quietly(channel: Any) -> None:
