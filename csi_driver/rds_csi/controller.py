@@ -10,11 +10,16 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import grpc
-from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import nqn_for
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RdsClient, RetryPolicy
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import (
+    RdsClient,
+    RetryPolicy,
+    Survey,
+    check_room,
+    pool_of,
+)
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import Disk, DiskSpec, ExportSpec
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import AlreadyExistsError, NotFoundError
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import backing_file
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import backing_file, nqn_for
 from ansible_collections.srvlab.rds.plugins.module_utils.ssh_transport import SshTransport
 from google.protobuf.wrappers_pb2 import Int64Value
 
@@ -28,9 +33,9 @@ from rds_csi.nodes import NodeRegistry
 from rds_csi.params import VolumeParams, parse_params
 from rds_csi.proto import csi_pb2, csi_pb2_grpc
 from rds_csi.sizes import DEFAULT_SIZE, MAX_SIZE, fits, size_for
-from rds_csi.snapshots import Snapshots
+from rds_csi.snapshots import Snapshots, driver_snapshot
 from rds_csi.topology import ZONE_KEY
-from rds_csi.volumes import Backend
+from rds_csi.volumes import Backend, file_disk
 
 _RPC = csi_pb2.ControllerServiceCapability.RPC
 CAPABILITIES = (
@@ -50,7 +55,7 @@ CAPABILITIES = (
 class Controller(csi_pb2_grpc.ControllerServicer):  # type: ignore[misc]
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
-        self.client = backend.client
+        self.store = backend.store
         self.snapshots = Snapshots(backend)
 
     @rpc
@@ -91,10 +96,12 @@ class Controller(csi_pb2_grpc.ControllerServicer):  # type: ignore[misc]
                     "DeleteVolume: volume %s is still published to node(s) %s; unpublish it first."
                     % (volume_id, ", ".join(nodes)),
                 )
-            disk = self.backend.volume_disk(volume_id)
+            hint = self.backend.removal_hint(volume_id)
+            found = self.store.survey(slots=[volume_id], files=[hint])
+            disk = file_disk(found.disks.get(volume_id))
             if disk is not None:
                 self.backend.require_managed(disk, "DeleteVolume")
-            self.backend.remove(volume_id, disk)
+            self.backend.remove(disk, found, hint)
         return csi_pb2.DeleteVolumeResponse()
 
     @rpc
@@ -109,7 +116,7 @@ class Controller(csi_pb2_grpc.ControllerServicer):  # type: ignore[misc]
         with self.backend.inflight.hold(volume_id):
             disk = self.backend.require_volume(volume_id, "ControllerExpandVolume")
             if disk.size is None or disk.size < size:
-                disk = self.client.resize_disk(volume_id, size)
+                disk = self.store.resize_disk(volume_id, size, current=disk)
         return csi_pb2.ControllerExpandVolumeResponse(
             capacity_bytes=disk.size or size, node_expansion_required=not block
         )
@@ -156,7 +163,7 @@ class Controller(csi_pb2_grpc.ControllerServicer):  # type: ignore[misc]
         if segments.get(ZONE_KEY, config.zone) != config.zone:
             return csi_pb2.GetCapacityResponse(available_capacity=0)
         params = parse_params(dict(request.parameters), config.base_path, config.nvme_address, config.nvme_port)
-        capacity = self.client.pool_capacity(params.volume_path.strip("/").partition("/")[0])
+        capacity = self.store.pool_capacity(pool_of(params.volume_path))
         return csi_pb2.GetCapacityResponse(
             available_capacity=capacity.free,
             maximum_volume_size=Int64Value(value=min(capacity.free, MAX_SIZE)),
@@ -229,50 +236,79 @@ class Controller(csi_pb2_grpc.ControllerServicer):  # type: ignore[misc]
             )
 
     def _create(self, volume_id: str, params: VolumeParams, capacity_range: Any, source: Optional[Source]) -> Disk:
-        source_size = self._source_size(source) if source else 0
-        size = size_for(capacity_range, minimum=max(DEFAULT_SIZE, source_size))
+        """One survey (the disk, a source, the directory until seen, the pool for a copy), then one create."""
+        directory = params.volume_path
+        check_directory = not self.backend.directory_known(directory)
+        found = self.store.survey(
+            slots=[volume_id] + ([source.object_id] if source else []),
+            files=[directory] if check_directory else [],
+            pool=pool_of(directory) if source else None,
+        )
+        source_disk = self._source_disk(source, found) if source else None
+        size = size_for(capacity_range, minimum=max(DEFAULT_SIZE, (source_disk.size or 0) if source_disk else 0))
         spec = DiskSpec(
             slot=volume_id,
-            file_path=backing_file(params.volume_path, volume_id),
+            file_path=backing_file(directory, volume_id),
             size=size,
             export=ExportSpec(enabled=True, port=params.nvme_port, nqn=nqn_for(volume_id)),
             comment=naming.source_comment(source),
         )
-        self.backend.ensure_directory(params.volume_path)
+        existing = found.disks.get(volume_id)
+        if existing is not None:
+            return _same_volume(existing, spec, capacity_range)
+        if check_directory:
+            self._ensure_directory(directory, found)
+        if source_disk is not None and found.capacity is not None:
+            check_room(found.capacity, spec)
         try:
-            disk = self._add(spec, source)
+            return self.store.create_disk(spec, source_disk)
         except AlreadyExistsError:
-            existing = self.backend.volume_disk(volume_id)
-            if existing is None or existing.file_path != spec.file_path or not fits(existing.size or 0, capacity_range):
+            # Another CreateVolume for the same name won the race: answer as for a repeated call.
+            again = self.store.survey(slots=[volume_id]).disks.get(volume_id)
+            if again is None:
                 raise
-            disk = existing
+            return _same_volume(again, spec, capacity_range)
         except NotFoundError:
-            # The volume directory vanished since this process created it: create it again, once.
-            self.backend.ensure_directory(params.volume_path, again=True)
-            disk = self._add(spec, source)
-        if disk.comment != spec.comment:
-            raise CsiError(
-                grpc.StatusCode.ALREADY_EXISTS,
-                "CreateVolume: volume %s already exists with another content source (%r); use another name."
-                % (volume_id, disk.comment),
-            )
+            # The volume directory vanished since this process saw it: create it again, once.
+            self.backend.ensure_directory(directory)
+            return self.store.create_disk(spec, source_disk)
+
+    def _ensure_directory(self, directory: str, found: Survey) -> None:
+        entry = found.files.get(directory)
+        if entry is not None and entry.type == "directory":
+            self.backend.remember_directory(directory, exists=True)
+        else:
+            self.backend.ensure_directory(directory)
+
+    def _source_disk(self, source: Source, found: Survey) -> Disk:
+        found_disk = found.disks.get(source.object_id)
+        if source.kind == "snapshot":
+            snapshot = driver_snapshot(found_disk)
+            if snapshot is None:
+                raise not_found("CreateVolume: snapshot %s does not exist on the RDS." % source.object_id)
+            return snapshot
+        disk = file_disk(found_disk)
+        if disk is None or not naming.is_volume_id(disk.slot) or not self.backend.policy.is_managed(disk):
+            raise not_found("CreateVolume: source volume %s does not exist on the RDS." % source.object_id)
         return disk
 
-    def _add(self, spec: DiskSpec, source: Optional[Source]) -> Disk:
-        if source is None:
-            return self.client.add_disk(spec)
-        return self.client.copy_disk(source.object_id, spec)
 
-    def _source_size(self, source: Source) -> int:
-        if source.kind == "snapshot":
-            disk = self.snapshots.snapshot_disk(source.object_id)
-            if disk is None:
-                raise not_found("CreateVolume: snapshot %s does not exist on the RDS." % source.object_id)
-        else:
-            disk = self.backend.volume_disk(source.object_id)
-            if disk is None or not self.backend.policy.is_managed(disk):
-                raise not_found("CreateVolume: source volume %s does not exist on the RDS." % source.object_id)
-        return disk.size or 0
+def _same_volume(existing: Disk, spec: DiskSpec, capacity_range: Any) -> Disk:
+    """A repeated CreateVolume gets the existing volume; another size, file or content source is AlreadyExists."""
+    if existing.file_path != spec.file_path or not fits(existing.size or 0, capacity_range):
+        raise CsiError(
+            grpc.StatusCode.ALREADY_EXISTS,
+            "CreateVolume: volume %s already exists with file %s and %d bytes, which does not match this request "
+            "(file %s, %d bytes); use another name."
+            % (spec.slot, existing.file_path, existing.size or 0, spec.file_path, spec.size),
+        )
+    if existing.comment != spec.comment:
+        raise CsiError(
+            grpc.StatusCode.ALREADY_EXISTS,
+            "CreateVolume: volume %s already exists with another content source (%r); use another name."
+            % (spec.slot, existing.comment),
+        )
+    return existing
 
 
 def _source_of(request: Any) -> Optional[Source]:
@@ -300,6 +336,6 @@ def add_controller(
 ) -> SshTransport:
     """Serve the Controller service on ``server``; returns the RDS connection for the caller to close."""
     transport = SshTransport(config.ssh_settings())
-    backend = Backend(config=config, client=RdsClient(transport, retry=retry), attachments=attachments, nodes=nodes)
+    backend = Backend(config=config, store=RdsClient(transport, retry=retry), attachments=attachments, nodes=nodes)
     csi_pb2_grpc.add_ControllerServicer_to_server(Controller(backend), server)
     return transport

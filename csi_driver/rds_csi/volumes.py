@@ -1,5 +1,6 @@
-"""Volume facts shared by the controller and snapshot services: the RDS client, the policy of
-what the driver owns, and the translation of RDS disks into CSI messages."""
+"""Volume facts shared by the controller and snapshot services: the RDS behind its one door
+(``VolumeStore``), the policy of what the driver owns, and the translation of RDS disks into CSI
+messages."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import grpc
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RdsClient
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import Survey
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import Disk, ManagedPolicy
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import backing_file
 
 from rds_csi.attachments import Attachments
 from rds_csi.config import Config
@@ -20,13 +22,14 @@ from rds_csi.naming import SNAPSHOT_PREFIX, VOLUME_PREFIX, Source, is_volume_id,
 from rds_csi.nodes import NodeRegistry
 from rds_csi.params import VolumeParams
 from rds_csi.proto import csi_pb2
+from rds_csi.store import VolumeStore
 from rds_csi.topology import ZONE_KEY
 
 
 @dataclass
 class Backend:
     config: Config
-    client: RdsClient
+    store: VolumeStore
     attachments: Attachments
     nodes: NodeRegistry
     inflight: InFlight = field(default_factory=InFlight)
@@ -40,23 +43,27 @@ class Backend:
     def topology(self) -> Any:
         return csi_pb2.Topology(segments={ZONE_KEY: self.config.zone})
 
-    def ensure_directory(self, path: str, again: bool = False) -> None:
-        """Create the volume directory once per process (RouterOS needs the parent of a backing file)."""
+    def directory_known(self, path: str) -> bool:
+        """Whether this process has seen the volume directory exist (RouterOS needs the parent of a backing file)."""
         with self._directories_lock:
-            if again:
+            return path in self._directories
+
+    def remember_directory(self, path: str, exists: bool) -> None:
+        with self._directories_lock:
+            if exists:
+                self._directories.add(path)
+            else:
                 self._directories.discard(path)
-            elif path in self._directories:
-                return
-        self.client.ensure_directory(path)
-        with self._directories_lock:
-            self._directories.add(path)
+
+    def ensure_directory(self, path: str) -> None:
+        self.store.ensure_directory(path)
+        self.remember_directory(path, exists=True)
 
     def volume_disk(self, volume_id: str) -> Optional[Disk]:
         """This driver's disk for a volume ID, or None when there is none."""
         if not is_volume_id(volume_id):
             return None
-        disk = self.client.get_disk(volume_id)
-        return disk if disk is not None and disk.is_file_disk else None
+        return file_disk(self.store.survey(slots=[volume_id]).disks.get(volume_id))
 
     def require_volume(self, volume_id: str, what: str) -> Disk:
         disk = self.volume_disk(volume_id)
@@ -76,7 +83,7 @@ class Backend:
             )
 
     def managed_volumes(self) -> list[Disk]:
-        disks = self.client.list_disks(slot_regex="^" + VOLUME_PREFIX)
+        disks = self.store.list_disks(slot_regex="^" + VOLUME_PREFIX)
         return [disk for disk in disks if self.policy.is_managed(disk) and not disk.slot.startswith(SNAPSHOT_PREFIX)]
 
     def params_of(self, disk: Disk) -> VolumeParams:
@@ -98,10 +105,20 @@ class Backend:
             volume.content_source.CopyFrom(content_source(source))
         return volume
 
-    def remove(self, object_id: str, disk: Optional[Disk]) -> None:
-        """Remove a disk and its backing file; with the entry gone, remove a file left by an interrupted delete."""
-        hint = disk.file_path if disk is not None else "%s/%s.img" % (self.config.base_path, object_id)
-        self.client.remove_disk(object_id, file_path=hint)
+    def removal_hint(self, object_id: str) -> str:
+        """Where an object's backing file is when its disk entry is already gone (an interrupted delete)."""
+        return backing_file(self.config.base_path, object_id)
+
+    def remove(self, disk: Optional[Disk], found: Survey, hint: str) -> None:
+        """Remove a disk read in ``found`` and its backing file; with the entry gone, a file left at ``hint``."""
+        if disk is not None:
+            self.store.remove_known_disk(disk)
+        elif hint in found.files:
+            self.store.remove_known_file(hint)
+
+
+def file_disk(disk: Optional[Disk]) -> Optional[Disk]:
+    return disk if disk is not None and disk.is_file_disk else None
 
 
 def content_source(source: Source) -> Any:

@@ -10,6 +10,11 @@ Contract shared by every mutating operation:
   was lost or timed out after the command was sent) the RDS is re-read before retrying, so a
   retry never duplicates an item or fails on its own earlier success (P-4.5);
 - a failed ``add`` leaves nothing behind.
+
+The appliance is slow per exec request, so round trips are the latency: a change and the print
+that verifies it go in one request (``Script``), and ``survey`` reads several disks, files and the
+pool's capacity in one. On the happy path an operation that must look before it acts costs two
+round trips: one survey, one change with its read-back.
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ from __future__ import annotations
 import logging
 import random
 import time
-from dataclasses import dataclass
-from typing import Callable, List, Optional, Sequence, Tuple, TypeVar
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import (
     Disk,
@@ -43,6 +48,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import (
     RdsError,
     classify,
 )
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import DEFAULT_POOL
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_sizes import format_size
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_versions import (
     DiskFields,
@@ -53,10 +59,13 @@ from ansible_collections.srvlab.rds.plugins.module_utils.routeros_command import
     ArgValue,
     Command,
     Condition,
+    Runnable,
+    Script,
     build,
     equals,
     matches,
     print_detail,
+    script,
 )
 from ansible_collections.srvlab.rds.plugins.module_utils.routeros_output import (
     Item,
@@ -74,6 +83,16 @@ class RetryPolicy:
     attempts: int = 4
     initial_delay: float = 0.2
     max_delay: float = 5.0
+
+
+@dataclass(frozen=True)
+class Survey:
+    """What one read of the RDS showed: the asked-for disks by slot and files by path (absent
+    ones are missing from the maps), and the pool's capacity when a pool was asked for."""
+
+    disks: Dict[str, Disk] = field(default_factory=dict)
+    files: Dict[str, RdsFile] = field(default_factory=dict)
+    capacity: Optional[PoolCapacity] = None
 
 
 class RdsClient:
@@ -108,6 +127,17 @@ class RdsClient:
     def fields(self) -> DiskFields:
         return fields_for(self.version())
 
+    def survey(self, slots: Sequence[str] = (), files: Sequence[str] = (), pool: Optional[str] = None) -> Survey:
+        """Read the named disks, files and the pool's capacity in one round trip."""
+        for slot in slots:
+            check_slot(slot)
+        for path in files:
+            check_path(path)
+        prints = self._survey_prints(slots, files, pool)
+        if not prints:
+            return Survey()
+        return self._survey_from(self.read(script(*prints)), slots, files, pool)
+
     def list_disks(self, slot_regex: Optional[str] = None, file_disks_only: bool = True) -> List[Disk]:
         names = self.fields
         where = [matches(names.slot, slot_regex)] if slot_regex is not None else []
@@ -115,30 +145,20 @@ class RdsClient:
         return [disk for disk in disks if disk.is_file_disk or not file_disks_only]
 
     def get_disk(self, slot: str) -> Optional[Disk]:
-        check_slot(slot)
-        names = self.fields
-        found = [disk_from_item(item, names) for item in self._print("/disk", [equals(names.slot, slot)])]
-        exact = [disk for disk in found if disk.slot == slot]
-        return exact[0] if exact else None
+        return self.survey(slots=[slot]).disks.get(slot)
 
     def list_files(self, name_regex: str = "") -> List[RdsFile]:
         where = [matches("name", name_regex)] if name_regex else []
         return [file_from_item(item) for item in self._print("/file", where)]
 
     def get_file(self, path: str) -> Optional[RdsFile]:
-        check_path(path)
-        name = path.lstrip("/")
-        found = [file_from_item(item) for item in self._print("/file", [equals("name", name)])]
-        exact = [entry for entry in found if entry.path == path]
-        return exact[0] if exact else None
+        return self.survey(files=[path]).files.get(path)
 
-    def pool_capacity(self, pool: str = "storage-pool") -> PoolCapacity:
-        items = self._print("/disk", [equals("mount-point", pool)])
-        if not items:
-            raise NotFoundError(
-                "The RDS has no storage pool mounted at %r; check the pool name (for example storage-pool)." % pool
-            )
-        return capacity_from_item(items[0], pool)
+    def pool_capacity(self, pool: str = DEFAULT_POOL) -> PoolCapacity:
+        capacity = self.survey(pool=pool).capacity
+        if capacity is None:
+            raise NotFoundError(_no_pool(pool))
+        return capacity
 
     # Changing
 
@@ -147,48 +167,66 @@ class RdsClient:
         check_disk_spec(spec)
         existing = self.get_disk(spec.slot)
         if existing is not None:
-            return self._same_disk_or_conflict(existing, spec)
-        names = self.fields
-        args: dict[str, ArgValue] = {
-            names.type: "file",
-            names.file_path: spec.file_path,
-            names.file_size: spec.size,
-            names.slot: spec.slot,
-        }
-        return self._create(spec, args)
+            return same_disk_or_conflict(existing, spec)
+        return self.create_disk(spec)
 
     def copy_disk(self, source_slot: str, spec: DiskSpec) -> Disk:
         """Create ``spec.slot`` as an independent copy of ``source_slot`` (``copy-from``), grown to ``spec.size``.
 
         RouterOS does not print the source of a copy; callers that need it record it in ``comment``.
         """
-        source = self.get_disk(source_slot)
+        check_disk_spec(spec)
+        pool = pool_of(spec.file_path)
+        found = self.survey(slots=[source_slot, spec.slot], pool=pool)
+        source = found.disks.get(source_slot)
         if source is None:
             raise NotFoundError("Cannot copy disk %r: it does not exist on the RDS." % source_slot)
-        if source.size is not None and spec.size < source.size:
+        existing = found.disks.get(spec.slot)
+        if existing is not None:
+            return same_disk_or_conflict(existing, spec)
+        if found.capacity is None:
+            raise NotFoundError(_no_pool(pool))
+        check_room(found.capacity, spec)
+        return self.create_disk(spec, source)
+
+    def create_disk(self, spec: DiskSpec, source: Optional[Disk] = None) -> Disk:
+        """Create a disk the caller found absent (``copy-from`` ``source`` when given), read back in the same trip."""
+        check_disk_spec(spec)
+        if source is not None and source.size is not None and spec.size < source.size:
             raise InvalidValueError(
                 "Cannot copy disk %r (%s) into a smaller disk %r (%s); ask for at least the source's size."
-                % (source_slot, format_size(source.size), spec.slot, format_size(spec.size))
+                % (source.slot, format_size(source.size), spec.slot, format_size(spec.size))
             )
-        check_disk_spec(spec)
-        existing = self.get_disk(spec.slot)
-        if existing is not None:
-            return self._same_disk_or_conflict(existing, spec)
-        self._check_room_for(spec)
         names = self.fields
-        args: dict[str, ArgValue] = {
-            names.type: "file",
-            names.copy_from: (equals(names.slot, source_slot),),
-            names.file_path: spec.file_path,
-            names.slot: spec.slot,
-        }
-        if source.size != spec.size:
+        args: Dict[str, ArgValue] = {names.type: "file"}
+        if source is not None:
+            args[names.copy_from] = (equals(names.slot, source.slot),)
+        args[names.file_path] = spec.file_path
+        if source is None or source.size != spec.size:
             args[names.file_size] = spec.size
-        return self._create(spec, args)
+        args[names.slot] = spec.slot
+        if spec.comment:
+            args[names.comment] = spec.comment
+        if spec.export is not None:
+            args.update(self._export_args(spec.export))
+        add = build("/disk", "add", args=args, secret_args=[names.password])
 
-    def resize_disk(self, slot: str, size: int) -> Disk:
-        """Grow a disk to exactly ``size`` bytes. Shrinking is refused: it would cut off data."""
-        disk = self._require_disk(slot)
+        def created(found: Survey) -> Optional[Disk]:
+            disk = found.disks.get(spec.slot)
+            return same_disk_or_conflict(disk, spec) if disk is not None else None
+
+        try:
+            return self._change_and_check(add, created, "create disk %r" % spec.slot, slots=[spec.slot])
+        except NoSpaceError:
+            self._clean_failed_create(spec)
+            raise
+
+    def resize_disk(self, slot: str, size: int, current: Optional[Disk] = None) -> Disk:
+        """Grow a disk to exactly ``size`` bytes. Shrinking is refused: it would cut off data.
+
+        ``current`` is the disk as the caller just read it; without it the disk is read first.
+        """
+        disk = current if current is not None else self._require_disk(slot)
         if disk.size is not None and disk.size == size:
             return disk
         if disk.size is not None and size < disk.size:
@@ -196,14 +234,14 @@ class RdsClient:
                 "Refusing to shrink disk %r from %s to %s: data past the new end would be lost."
                 % (slot, format_size(disk.size), format_size(size))
             )
-        return self._set(slot, {self.fields.file_size: size}, lambda found: _size_is(found, size))
+        return self._set(slot, {self.fields.file_size: size}, lambda found: size_is(found, size))
 
     def set_export(self, slot: str, export: ExportSpec) -> Disk:
         """Make the disk's NVMe/TCP export match ``export``."""
         check_export(slot, export)
         self._require_disk(slot)
         args = self._export_args(export)
-        return self._set(slot, args, lambda found: _export_matches(found, export), secret=self.fields.password)
+        return self._set(slot, args, lambda found: export_matches(found, export), secret=self.fields.password)
 
     def set_comment(self, slot: str, comment: str) -> Disk:
         self._require_disk(slot)
@@ -215,47 +253,64 @@ class RdsClient:
         ``file_path`` names the backing file when the disk entry may already be gone (an
         interrupted earlier removal), so the file is not left orphaned.
         """
-        check_slot(slot)
         disk = self.get_disk(slot)
-        path = disk.file_path if disk is not None and disk.file_path else file_path
-        removed = False
         if disk is not None:
-            names = self.fields
-            command = build("/disk", "remove", target=[equals(names.slot, slot)])
-            self.mutate(command, lambda: True if self.get_disk(slot) is None else None, "remove disk %r" % slot)
-            removed = True
-        if remove_file and path:
-            removed = self.remove_file(path) or removed
-        return removed
+            self.remove_known_disk(disk, remove_file)
+            return True
+        if remove_file and file_path:
+            return self.remove_file(file_path)
+        return False
+
+    def remove_known_disk(self, disk: Disk, remove_file: bool = True) -> None:
+        """Remove a disk the caller has just read, and its backing file, in one round trip with a read-back."""
+        names = self.fields
+        commands = [build("/disk", "remove", target=[equals(names.slot, disk.slot)])]
+        files = [disk.file_path] if remove_file and disk.file_path else []
+        for path in files:
+            check_path(path)
+            commands.append(build("/file", "remove", target=[equals("name", path.lstrip("/"))]))
+
+        def gone(found: Survey) -> Optional[bool]:
+            return True if not found.disks and not found.files else None
+
+        self._change_and_check(script(*commands), gone, "remove disk %r" % disk.slot, slots=[disk.slot], files=files)
 
     def remove_file(self, path: str) -> bool:
-        check_path(path)
         if self.get_file(path) is None:
             return False
-        command = build("/file", "remove", target=[equals("name", path.lstrip("/"))])
-        self.mutate(command, lambda: True if self.get_file(path) is None else None, "remove file %s" % path)
+        self.remove_known_file(path)
         return True
 
+    def remove_known_file(self, path: str) -> None:
+        """Remove a file the caller has just seen, in one round trip with a read-back."""
+        check_path(path)
+        command = build("/file", "remove", target=[equals("name", path.lstrip("/"))])
+        self._change_and_check(
+            command, lambda found: True if not found.files else None, "remove file %s" % path, files=[path]
+        )
+
     def ensure_directory(self, path: str) -> bool:
-        """Create a directory and its missing parents below the pool. Returns whether one was created."""
+        """Create a directory and its missing parents below the pool. Returns whether one was created.
+
+        Two callers creating the same directory at once both succeed: an "already exists" answer
+        is accepted once a re-read shows a directory there.
+        """
         check_path(path)
         parts = path.strip("/").split("/")
+        levels = ["/" + "/".join(parts[:depth]) for depth in range(2, len(parts) + 1)]
+        found = self.survey(files=levels).files
         created = False
-        for depth in range(2, len(parts) + 1):
-            current = "/" + "/".join(parts[:depth])
-            found = self.get_file(current)
-            if found is not None:
-                if found.type != "directory":
-                    raise AlreadyExistsError("Cannot create directory %s: a file with that name exists." % current)
-                continue
-            command = build("/file", "add", args={"name": current.lstrip("/"), "type": "directory"})
-            self.mutate(command, self._file_appeared(current), "create %s" % current)
-            created = True
+        for level in levels:
+            existing = found.get(level)
+            if existing is None:
+                created = self._make_directory(level) or created
+            elif existing.type != "directory":
+                raise AlreadyExistsError("Cannot create directory %s: a file with that name exists." % level)
         return created
 
     # Running commands: the public path for callers that build their own RouterOS commands.
 
-    def read(self, command: Command) -> str:
+    def read(self, command: Runnable) -> str:
         """Run a read-only command, retrying transient failures."""
         attempt = 1
         while True:
@@ -267,15 +322,24 @@ class RdsClient:
                 self._backoff(attempt)
                 attempt += 1
 
-    def mutate(self, command: Command, applied: Callable[[], Optional[T]], what: str) -> T:
+    def mutate(
+        self,
+        command: Runnable,
+        applied: Callable[[], Optional[T]],
+        what: str,
+        confirm: Optional[Callable[[str], Optional[T]]] = None,
+    ) -> T:
         """Run a mutating command with retries; ``applied`` re-reads the RDS and returns the result once visible.
 
         The one path for every change: a lost or timed-out reply is re-checked with ``applied`` before a retry.
+        ``confirm`` reads the result from the command's own output instead, for a command that ends
+        with a print of what it changed (one round trip instead of two).
         """
         uncertain = False
         for attempt in range(1, self.retry.attempts + 1):
+            output: Optional[str] = None
             try:
-                self._execute(command)
+                output = self._execute(command)
             except AlreadyExistsError:
                 if not uncertain:
                     raise
@@ -291,7 +355,7 @@ class RdsClient:
                     if result is not None:
                         return result
                 continue
-            result = self._recheck(applied)
+            result = confirm(output) if confirm is not None and output is not None else self._recheck(applied)
             if result is None:
                 raise RdsError("The RDS accepted the command to %s but does not show the change." % what)
             return result
@@ -299,66 +363,80 @@ class RdsClient:
 
     # Internals: may change without notice.
 
-    def _file_appeared(self, path: str) -> Callable[[], Optional[bool]]:
-        return lambda: True if self.get_file(path) is not None else None
+    def _change_and_check(
+        self,
+        change: Runnable,
+        done: Callable[[Survey], Optional[T]],
+        what: str,
+        slots: Sequence[str] = (),
+        files: Sequence[str] = (),
+    ) -> T:
+        """Send ``change`` and a survey of ``slots`` and ``files`` in one request; ``done`` judges the survey."""
+        changes = change.commands if isinstance(change, Script) else (change,)
+        line = script(*changes, *self._survey_prints(slots, files, None))
+        return self.mutate(
+            line,
+            lambda: done(self.survey(slots, files)),
+            what,
+            confirm=lambda output: done(self._survey_from(output, slots, files, None)),
+        )
 
-    def _create(self, spec: DiskSpec, args: dict[str, ArgValue]) -> Disk:
-        names = self.fields
-        if spec.comment:
-            args[names.comment] = spec.comment
-        if spec.export is not None:
-            check_export(spec.slot, spec.export)
-            args.update(self._export_args(spec.export))
-        command = build("/disk", "add", args=args, secret_args=[names.password])
+    def _survey_prints(self, slots: Sequence[str], files: Sequence[str], pool: Optional[str]) -> List[Command]:
+        prints: List[Command] = []
+        if slots:
+            slot_field = self.fields.slot
+            prints.extend(print_detail("/disk", [equals(slot_field, slot)]) for slot in slots)
+        prints.extend(print_detail("/file", [equals("name", path.lstrip("/"))]) for path in files)
+        if pool is not None:
+            prints.append(print_detail("/disk", [equals("mount-point", pool)]))
+        return prints
 
-        def created() -> Optional[Disk]:
-            found = self.get_disk(spec.slot)
-            if found is None:
-                return None
-            return self._same_disk_or_conflict(found, spec)
+    def _survey_from(self, output: str, slots: Sequence[str], files: Sequence[str], pool: Optional[str]) -> Survey:
+        """Sort the items of several prints: files have a name and no slot, the pool is the disk mounted at it."""
+        names = self.fields if slots else None
+        survey = Survey()
+        for item in parse_detail(output):
+            fields = item.fields
+            if "name" in fields and "slot" not in fields:
+                entry = file_from_item(item)
+                if entry.path in files:
+                    survey.files[entry.path] = entry
+            elif pool is not None and fields.get("mount-point") == pool and "free" in fields:
+                survey = Survey(survey.disks, survey.files, capacity_from_item(item, pool))
+            elif names is not None:
+                disk = disk_from_item(item, names)
+                if disk.slot in slots:
+                    survey.disks[disk.slot] = disk
+        return survey
+
+    def _make_directory(self, path: str) -> bool:
+        command = build("/file", "add", args={"name": path.lstrip("/"), "type": "directory"})
+
+        def made(found: Survey) -> Optional[bool]:
+            entry = found.files.get(path)
+            return True if entry is not None and entry.type == "directory" else None
 
         try:
-            return self.mutate(command, created, "create disk %r" % spec.slot)
-        except NoSpaceError:
-            self._clean_failed_create(spec)
-            raise
+            return self._change_and_check(command, made, "create %s" % path, files=[path])
+        except AlreadyExistsError:
+            if made(self.survey(files=[path])) is None:
+                raise
+            return False
 
     def _clean_failed_create(self, spec: DiskSpec) -> None:
         """After out-of-space, make sure neither a disk entry nor a partial file is left behind."""
         try:
             disk = self.get_disk(spec.slot)
             if disk is not None and disk.file_path == spec.file_path:
-                self.remove_disk(spec.slot)
+                self.remove_known_disk(disk)
             elif disk is None:
                 self.remove_file(spec.file_path)
         except RdsError as error:
             LOG.warning("could not verify cleanup after a failed create slot=%s error=%s", spec.slot, error)
 
-    def _check_room_for(self, spec: DiskSpec) -> None:
-        pool = spec.file_path.strip("/").split("/")[0]
-        capacity = self.pool_capacity(pool)
-        if capacity.free < spec.size:
-            raise NoSpaceError(
-                "Not enough space in pool %s for disk %r: %s requested, %s free. Free space or add disks to the pool."
-                % (pool, spec.slot, format_size(spec.size), format_size(capacity.free))
-            )
-
-    def _same_disk_or_conflict(self, existing: Disk, spec: DiskSpec) -> Disk:
-        if existing.file_path != spec.file_path:
-            raise AlreadyExistsError(
-                "Disk %r already exists on the RDS with file %s, not %s; choose another slot or remove it first."
-                % (spec.slot, existing.file_path, spec.file_path)
-            )
-        if existing.size is not None and existing.size_exact and existing.size != spec.size:
-            raise AlreadyExistsError(
-                "Disk %r already exists with size %s, not %s; resize it instead of creating it again."
-                % (spec.slot, format_size(existing.size), format_size(spec.size))
-            )
-        return existing
-
-    def _export_args(self, export: ExportSpec) -> dict[str, ArgValue]:
+    def _export_args(self, export: ExportSpec) -> Dict[str, ArgValue]:
         names = self.fields
-        args: dict[str, ArgValue] = {names.export: export.enabled}
+        args: Dict[str, ArgValue] = {names.export: export.enabled}
         if export.enabled:
             args[names.port] = export.port
             args[names.nqn] = export.nqn
@@ -368,7 +446,7 @@ class RdsClient:
             args[names.password] = export.password
         return args
 
-    def _set(self, slot: str, args: dict[str, ArgValue], done: Callable[[Disk], bool], secret: str = "") -> Disk:
+    def _set(self, slot: str, args: Dict[str, ArgValue], done: Callable[[Disk], bool], secret: str = "") -> Disk:
         names = self.fields
         command = build(
             "/disk",
@@ -378,13 +456,13 @@ class RdsClient:
             secret_args=[secret] if secret else [],
         )
 
-        def applied() -> Optional[Disk]:
-            found = self.get_disk(slot)
-            if found is None:
+        def applied(found: Survey) -> Optional[Disk]:
+            disk = found.disks.get(slot)
+            if disk is None:
                 raise NotFoundError("Disk %r disappeared from the RDS while it was being changed." % slot)
-            return found if done(found) else None
+            return disk if done(disk) else None
 
-        return self.mutate(command, applied, "change disk %r" % slot)
+        return self._change_and_check(command, applied, "change disk %r" % slot, slots=[slot])
 
     def _require_disk(self, slot: str) -> Disk:
         disk = self.get_disk(slot)
@@ -402,13 +480,13 @@ class RdsClient:
                 self._backoff(attempt)
         return None
 
-    def _print(self, menu: str, where: Sequence[Condition]) -> List[Item]:
+    def _print(self, menu: str, where: Sequence[Condition] = ()) -> List[Item]:
         return parse_detail(self.read(print_detail(menu, where)))
 
-    def _execute(self, command: Command) -> str:
+    def _execute(self, command: Runnable) -> str:
         shown = command.render_for_log()
         result = self.transport.run(command.render(), log_as=shown)
-        error = classify(result.output, result.exit_status, shown)
+        error = classify(result.output, result.exit_status, shown, several=isinstance(command, Script))
         if error is not None:
             raise error
         return result.output
@@ -418,7 +496,35 @@ class RdsClient:
         self._sleep(random.uniform(ceiling / 2, ceiling))
 
 
-def _size_is(disk: Disk, size: int) -> bool:
+def same_disk_or_conflict(existing: Disk, spec: DiskSpec) -> Disk:
+    """``existing`` when it is the disk ``spec`` asks for (a repeated create), else AlreadyExistsError."""
+    if existing.file_path != spec.file_path:
+        raise AlreadyExistsError(
+            "Disk %r already exists on the RDS with file %s, not %s; choose another slot or remove it first."
+            % (spec.slot, existing.file_path, spec.file_path)
+        )
+    if existing.size is not None and existing.size_exact and existing.size != spec.size:
+        raise AlreadyExistsError(
+            "Disk %r already exists with size %s, not %s; resize it instead of creating it again."
+            % (spec.slot, format_size(existing.size), format_size(spec.size))
+        )
+    return existing
+
+
+def check_room(capacity: PoolCapacity, spec: DiskSpec) -> None:
+    if capacity.free < spec.size:
+        raise NoSpaceError(
+            "Not enough space in pool %s for disk %r: %s requested, %s free. Free space or add disks to the pool."
+            % (capacity.pool, spec.slot, format_size(spec.size), format_size(capacity.free))
+        )
+
+
+def pool_of(path: str) -> str:
+    """The pool a path lies in: its first component (``/storage-pool/metal-csi`` is in ``storage-pool``)."""
+    return path.strip("/").split("/")[0]
+
+
+def size_is(disk: Disk, size: int) -> bool:
     """Exact comparison; RouterOS' rounded human size is accepted only when no exact size is printed."""
     if disk.size is None:
         return False
@@ -427,7 +533,7 @@ def _size_is(disk: Disk, size: int) -> bool:
     return abs(disk.size - size) <= size // 20
 
 
-def _export_matches(disk: Disk, export: ExportSpec) -> bool:
+def export_matches(disk: Disk, export: ExportSpec) -> bool:
     current = disk.export
     if current.enabled != export.enabled:
         return False
@@ -436,3 +542,7 @@ def _export_matches(disk: Disk, export: ExportSpec) -> bool:
     if export.allowed_host_nqns is not None and set(current.allowed_host_nqns) != set(export.allowed_host_nqns):
         return False
     return export.password is None or current.has_password == bool(export.password)
+
+
+def _no_pool(pool: str) -> str:
+    return "The RDS has no storage pool mounted at %r; check the pool name (for example %s)." % (pool, DEFAULT_POOL)

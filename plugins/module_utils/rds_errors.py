@@ -124,20 +124,27 @@ _CLASSES = (
 _ERROR_START = re.compile(r"(failure|error):", re.I)
 
 
-def classify(output: str, exit_status: int, command: str) -> Optional[RdsCommandError]:
+def classify(output: str, exit_status: int, command: str, several: bool = False) -> Optional[RdsCommandError]:
     """Return the error a command's output and exit status describe, or None on success.
 
-    RouterOS prints an error as one message that starts the output, and its exit status over
-    exec is not reliable: a known message counts as an error whatever the status, and a
-    non-zero status with an unknown message is an error too. Printed items never match,
-    because the patterns are anchored at the start of the first line.
+    RouterOS prints an error as one message, and its exit status over exec is not reliable: a
+    known message counts as an error whatever the status, and a non-zero status with an unknown
+    message is an error too. A single command's message starts the output. In a line of
+    ``several`` commands, the ones before the failure print first and the message comes last, so
+    the last line is read too when it starts at the margin (item lines are indented or numbered).
+    Printed items never match, because the patterns are anchored at the start of a line.
     """
-    first_line = next((line.strip() for line in output.splitlines() if line.strip()), "")
-    for pattern, error_class in _CLASSES:
-        if pattern.match(first_line) and (exit_status != 0 or _is_message(first_line)):
-            return error_class(_message(first_line, command), command, output)
-    if exit_status != 0 or _ERROR_START.match(first_line):
-        return RdsCommandError(_message(first_line or "exit status %d" % exit_status, command), command, output)
+    lines = [line for line in output.splitlines() if line.strip()]
+    candidates = [lines[0].strip()] if lines else [""]
+    if several and len(lines) > 1 and not lines[-1][:1].isspace() and not lines[-1][:1].isdigit():
+        candidates.append(lines[-1].strip())
+    for line in candidates:
+        for pattern, error_class in _CLASSES:
+            if pattern.match(line) and (exit_status != 0 or _is_message(line)):
+                return error_class(_message(line, command), command, output)
+    if exit_status != 0 or any(_ERROR_START.match(line) for line in candidates):
+        text = candidates[-1] or "exit status %d" % exit_status
+        return RdsCommandError(_message(text, command), command, output)
     return None
 
 

@@ -20,7 +20,8 @@ VOLUME_SLOT_PREFIX = "pvc-"
 DEFAULT_NQN_PREFIX = NQN_BASE + VOLUME_SLOT_PREFIX
 MAX_NQN_BYTES = 223
 DEFAULT_NVME_PORT = 4420
-DEFAULT_BASE_PATH = "/storage-pool/metal-csi"
+DEFAULT_POOL = "storage-pool"
+DEFAULT_BASE_PATH = "/" + DEFAULT_POOL + "/metal-csi"
 IMAGE_SUFFIX = ".img"
 
 _ABSOLUTE_PATH = re.compile(r"/[^/\x00-\x1f]+(/[^/\x00-\x1f]+)*\Z")

@@ -178,3 +178,33 @@ def build(
         words=tuple(words),
         secret_args=frozenset(secret_args),
     )
+
+
+@dataclass(frozen=True)
+class Script:
+    """Several commands for one exec request, joined with ``;`` on one line.
+
+    RouterOS parses the whole line first (a syntax error anywhere runs nothing), then runs the
+    commands in order and stops at the first runtime error; newlines would not work over exec.
+    A script costs one round trip to the appliance, which is what makes the appliance's latency.
+    """
+
+    commands: Tuple[Command, ...]
+
+    def render(self) -> str:
+        return "; ".join(command.render() for command in self.commands)
+
+    def render_for_log(self) -> str:
+        return "; ".join(command.render_for_log() for command in self.commands)
+
+    @property
+    def mutates(self) -> bool:
+        return any(command.mutates for command in self.commands)
+
+
+Runnable = Union[Command, Script]
+"""What the client sends in one exec request."""
+
+
+def script(*commands: Command) -> Script:
+    return Script(tuple(commands))

@@ -97,6 +97,8 @@ def _split_items(lines: List[str]) -> List[_RawItem]:
             continue
         header = _ITEM_HEADER.match(line) if line[0] == " " or line[0].isdigit() else None
         if line.startswith("Flags:") or (in_legend and "=" not in line and not header):
+            # A legend starts another print's output (several prints in one exec): no item continues across it.
+            current = None
             in_legend = True
             continue
         in_legend = False

@@ -1,9 +1,17 @@
-"""An in-memory RDS for planning tests. With ``read_only`` set, any write fails the test."""
+"""An in-memory RDS for the modules' planning tests and the CSI controller's decision tests.
+
+It implements both ``rds_disk_plan.DiskOperations`` and the driver's ``VolumeStore`` with the
+appliance's refusals (a taken slot or file, a missing directory, a full pool). With ``read_only``
+set, any write fails the test; ``round_trips`` counts the exec requests the real client would make.
+"""
 
 from __future__ import annotations
 
+import posixpath
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import Survey
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import (
     Disk,
     DiskSpec,
@@ -12,7 +20,13 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import (
     PoolCapacity,
     RdsFile,
 )
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import InvalidValueError, NotFoundError, RdsError
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import (
+    AlreadyExistsError,
+    InvalidValueError,
+    NoSpaceError,
+    NotFoundError,
+    RdsError,
+)
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_versions import RouterOsVersion
 
 GIB = 1024**3
@@ -61,6 +75,8 @@ class FakeRds:
     directories: set[str] = field(default_factory=lambda: {"/storage-pool/metal-csi"})
     writes: list[str] = field(default_factory=list)
     reads: int = 0
+    round_trips: int = 0
+    pool_size: int = 1024 * GIB
 
     @classmethod
     def holding(cls, *disks: Disk, files: tuple[RdsFile, ...] = ()) -> FakeRds:
@@ -90,12 +106,54 @@ class FakeRds:
         return self.files.get(path)
 
     def pool_capacity(self, pool: str = "storage-pool") -> PoolCapacity:
-        return PoolCapacity(pool, 1024 * GIB, 1024 * GIB - sum(entry.size or 0 for entry in self.disks.values()))
+        self.round_trips += 1
+        return self._capacity(pool)
+
+    def survey(self, slots: Sequence[str] = (), files: Sequence[str] = (), pool: str | None = None) -> Survey:
+        if not (slots or files or pool):
+            return Survey()
+        self.reads += 1
+        self.round_trips += 1
+        found_files = {path: self.files[path] for path in files if path in self.files}
+        found_files.update({path: RdsFile(path, "directory", None, "") for path in files if path in self.directories})
+        return Survey(
+            {slot: self.disks[slot] for slot in slots if slot in self.disks},
+            found_files,
+            self._capacity(pool) if pool is not None else None,
+        )
 
     # Writing
 
+    def create_disk(self, spec: DiskSpec, source: Disk | None = None) -> Disk:
+        self._write("create %s" % spec.slot)
+        self.round_trips += 1
+        if spec.slot in self.disks:
+            raise AlreadyExistsError("failure: disk with such slot already exists")
+        if posixpath.dirname(spec.file_path) not in self.directories:
+            raise NotFoundError("failure: directory does not exist")
+        if spec.file_path in self.files:
+            raise AlreadyExistsError("failure: file already exists")
+        if self._capacity("storage-pool").free < spec.size:
+            raise NoSpaceError("failure: not enough space")
+        return self._put(spec)
+
+    def remove_known_disk(self, disk: Disk, remove_file: bool = True) -> None:
+        self._write("remove %s" % disk.slot)
+        self.round_trips += 1
+        self.disks.pop(disk.slot, None)
+        if remove_file:
+            self.files.pop(disk.file_path, None)
+
+    def remove_known_file(self, path: str) -> None:
+        self._write("remove file %s" % path)
+        self.round_trips += 1
+        self.files.pop(path, None)
+
     def add_disk(self, spec: DiskSpec) -> Disk:
         self._write("add %s" % spec.slot)
+        return self._put(spec)
+
+    def _put(self, spec: DiskSpec) -> Disk:
         export = NO_EXPORT
         if spec.export is not None and spec.export.enabled:
             export = NvmeExport(True, spec.export.port, spec.export.nqn, (), False)
@@ -104,8 +162,9 @@ class FakeRds:
         self.files[spec.file_path] = RdsFile(spec.file_path, ".img file", spec.size, "")
         return created
 
-    def resize_disk(self, slot: str, size: int) -> Disk:
+    def resize_disk(self, slot: str, size: int, current: Disk | None = None) -> Disk:
         self._write("resize %s" % slot)
+        self.round_trips += 1 if current is not None else 2
         current = self._require(slot)
         if current.size is not None and size < current.size:
             raise InvalidValueError("shrink refused")
@@ -140,6 +199,7 @@ class FakeRds:
         if path in self.directories:
             return False
         self._write("create directory %s" % path)
+        self.round_trips += 2
         self.directories.add(path)
         return True
 
@@ -162,3 +222,7 @@ class FakeRds:
     def _store(self, updated: Disk) -> Disk:
         self.disks[updated.slot] = updated
         return updated
+
+    def _capacity(self, pool: str) -> PoolCapacity:
+        used = sum(entry.size or 0 for entry in self.disks.values())
+        return PoolCapacity(pool, self.pool_size, self.pool_size - used)
