@@ -2,8 +2,10 @@
 
 The driver imports the collection's library by its Ansible name,
 ``ansible_collections.srvlab.rds.plugins.module_utils``. ``package_dir`` maps that package to
-``../plugins/module_utils`` so the wheel carries the very same files (one copy of the logic in the
-repository); the parent packages are PEP 420 namespace packages and need no ansible-core.
+``../plugins/module_utils`` and ``py_modules`` lists the library files the driver imports, directly
+or through each other, as ``library_files.py`` reads them from the sources' import statements: the
+wheel carries those very files (one copy of the logic in the repository) and none that only the
+Ansible modules use. The parent packages are PEP 420 namespace packages and need no ansible-core.
 Build from this directory in place (``pip wheel --no-deps ./csi_driver``), not from an sdist,
 which would not contain ``../plugins``.
 """
@@ -20,8 +22,7 @@ from setuptools import setup
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import build_proto
-
-LIBRARY = "ansible_collections.srvlab.rds.plugins.module_utils"
+import library_files
 
 
 def _runtime_requirements(generated: Path) -> list[str]:
@@ -47,6 +48,7 @@ shutil.rmtree(Path(__file__).resolve().parent / "build" / "lib", ignore_errors=T
 
 setup(
     install_requires=_runtime_requirements(build_proto.generate()),
-    packages=["rds_csi", "rds_csi.generated", LIBRARY],
-    package_dir={LIBRARY: "../plugins/module_utils"},
+    packages=["rds_csi", "rds_csi.generated"],
+    py_modules=library_files.library_modules(library_files.REPOSITORY),
+    package_dir={library_files.LIBRARY: "../plugins/module_utils"},
 )

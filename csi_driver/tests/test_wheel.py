@@ -1,6 +1,6 @@
-"""A-2: the built wheel carries the shared library and the generated stubs, installs into a fresh
-virtual environment (dependencies from the package index) and runs there: no repository on
-sys.path, no ansible-core."""
+"""A-2: the built wheel carries the generated stubs and exactly the library files the driver imports,
+installs into a fresh virtual environment (dependencies from the package index) and runs there: no
+repository on sys.path, no ansible-core."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import signal
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
+from library_files import LIBRARY, REPOSITORY, library_modules
 from rds_csi.proto import csi_pb2, csi_pb2_grpc
 
 DRIVER_DIR = Path(__file__).resolve().parents[1]
@@ -23,6 +25,14 @@ def run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=600, **kwargs)
     assert result.returncode == 0, "%s failed:\n%s\n%s" % (command, result.stdout[-3000:], result.stderr[-3000:])
     return result
+
+
+def assert_library_files(wheel: Path) -> None:
+    prefix = LIBRARY.replace(".", "/") + "/"
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = {name for name in archive.namelist() if name.startswith(prefix)}
+    assert shipped == {name.replace(".", "/") + ".py" for name in library_modules(REPOSITORY)}
+    assert not shipped & {prefix + "rds_module.py", prefix + "nvme_module.py"}, "they import ansible"
 
 
 @pytest.mark.slow
@@ -44,6 +54,7 @@ def test_wheel_installs_and_runs_in_a_fresh_venv(tmp_path: Path, driver_config: 
         ]
     )
     (wheel,) = dist.glob("rds_csi_driver-*.whl")
+    assert_library_files(wheel)
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python = str(env_dir / "bin" / "python")
