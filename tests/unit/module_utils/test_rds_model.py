@@ -111,6 +111,14 @@ def test_classify_errors(output: str, status: int, error_class: type) -> None:
 )
 def test_successful_output_is_not_an_error(output: str) -> None:
     assert classify(output, 0, "/disk print") is None
+    assert classify(output, 0, "/disk print; /file print", several=True) is None
+
+
+def test_in_a_line_of_several_commands_the_error_comes_after_the_earlier_output() -> None:
+    printed = (FIXTURES / "disk_print_detail__single_unnumbered.txt").read_text()
+    error = classify(printed + "failure: not enough space\n", 0, "/disk print; /disk add", several=True)
+    assert error.__class__ is NoSpaceError
+    assert classify(printed + "failure: not enough space\n", 0, "/disk print") is None, "one command: first line"
 
 
 def test_version_table() -> None:

@@ -9,6 +9,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.routeros_command import
     matches,
     print_detail,
     quote,
+    script,
 )
 from ansible_collections.srvlab.rds.plugins.module_utils.routeros_output import parse_detail
 from hypothesis import given, settings
@@ -126,3 +127,20 @@ def test_menu_with_space_or_slash() -> None:
 def test_a_find_with_several_conditions_uses_where_and() -> None:
     command = build("/user ssh-keys", "remove", target=[equals("user", "rds-csi"), equals("comment", "srvlab.rds")])
     assert command.render() == '/user ssh-keys remove [find where user="rds-csi" and comment="srvlab.rds"]'
+
+
+def test_a_script_is_one_line_joined_by_semicolons_with_secrets_masked() -> None:
+    change = build(
+        "/disk",
+        "set",
+        target=[equals("slot", "a")],
+        args={"nvme-tcp-server-password": "s;x"},
+        secret_args=["nvme-tcp-server-password"],
+    )
+    line = script(change, print_detail("/disk", [equals("slot", "a")]))
+    assert line.render() == (
+        '/disk set [find slot="a"] nvme-tcp-server-password="s;x"; /disk print detail without-paging where slot="a"'
+    )
+    assert "\n" not in line.render(), "RouterOS runs no second command after a newline over exec"
+    assert SECRET_MASK in line.render_for_log() and "s;x" not in line.render_for_log()
+    assert line.mutates and not script(print_detail("/file")).mutates

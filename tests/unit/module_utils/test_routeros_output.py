@@ -37,6 +37,7 @@ def test_every_quirk_has_a_fixture() -> None:
         "pool_partition",
         "img_file",
         "old_time_format",
+        "two_prints_one_exec",
     }
     assert quirks <= {case.split("__", 1)[-1] for case in CASES}
 
