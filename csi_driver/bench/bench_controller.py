@@ -6,8 +6,10 @@ same library calls made directly, on one emulator, in one run; prints figures an
   direct path uses an ``RdsClient`` with ``max_sessions=16``. The emulator refuses a 17th
   concurrent session, so ``sessions_refused == 0`` proves the bound held.
 - The direct path makes exactly the library calls the driver makes for the pair: ``add_disk``
-  (the volume directory is ensured once, as the driver caches it), then ``get_disk`` (the
-  driver's ownership check, P-4.7) and ``remove_disk``.
+  (a survey and the create with its read-back; the volume directory is ensured once, as the
+  driver remembers it), then ``survey`` (the driver's ownership check, P-4.7) and
+  ``remove_known_disk`` (disk and file removed and verified in one exec).
+- Round trips: each controller RPC once, counting the emulator's exec requests around it.
 - Each operation of a pair is timed on its own, so the report gives p50 and p99 per operation
   (CreateVolume, DeleteVolume) as well as per pair, and the gRPC path's addition for each.
 - Concurrency 1 alternates the paths pair by pair, concurrency 16 batch by batch, so load from
@@ -293,11 +295,51 @@ def library_pair(client: RdsClient) -> Pair:
         started = time.perf_counter()
         client.add_disk(spec)
         created = time.perf_counter()
-        disk = client.get_disk(name)
-        client.remove_disk(name, file_path=disk.file_path if disk else spec.file_path)
+        found = client.survey(slots=[name], files=[spec.file_path])
+        client.remove_known_disk(found.disks[name])
         return created - started, time.perf_counter() - created
 
     return pair
+
+
+def exec_requests(state: Path) -> int:
+    """The emulator's count of exec requests (round trips) so far, once its stats file has caught up."""
+    time.sleep(0.6)  # stats.json is rewritten at most every 0.25 s after a change
+    return int(json.loads((state / "stats.json").read_text())["exec_requests"])
+
+
+def round_trips_per_rpc(controller: Any, state: Path) -> list[tuple[str, int]]:
+    """Exec requests each controller RPC sends to the RDS, once the volume directory is known."""
+    volume, restored, snapshot = ("%s-%s" % (kind, uuid.uuid4()) for kind in ("pvc", "pvc", "snapshot"))
+    restore = create_request(restored)
+    restore.volume_content_source.snapshot.snapshot_id = snapshot
+    steps: list[tuple[str, Callable[[], Any]]] = [
+        ("CreateVolume", lambda: controller.CreateVolume(create_request(volume))),
+        (
+            "ControllerExpandVolume",
+            lambda: controller.ControllerExpandVolume(
+                csi_pb2.ControllerExpandVolumeRequest(
+                    volume_id=volume, capacity_range=csi_pb2.CapacityRange(required_bytes=2 * GIB)
+                )
+            ),
+        ),
+        (
+            "CreateSnapshot",
+            lambda: controller.CreateSnapshot(csi_pb2.CreateSnapshotRequest(name=snapshot, source_volume_id=volume)),
+        ),
+        ("CreateVolume (restore)", lambda: controller.CreateVolume(restore)),
+        ("DeleteSnapshot", lambda: controller.DeleteSnapshot(csi_pb2.DeleteSnapshotRequest(snapshot_id=snapshot))),
+        ("DeleteVolume", lambda: controller.DeleteVolume(csi_pb2.DeleteVolumeRequest(volume_id=volume))),
+        ("DeleteVolume (unknown ID)", lambda: controller.DeleteVolume(csi_pb2.DeleteVolumeRequest(volume_id=volume))),
+        ("ListVolumes", lambda: controller.ListVolumes(csi_pb2.ListVolumesRequest())),
+    ]
+    counts = []
+    for name, call in steps:
+        before = exec_requests(state)
+        call()
+        counts.append((name, exec_requests(state) - before))
+    controller.DeleteVolume(csi_pb2.DeleteVolumeRequest(volume_id=restored))
+    return counts
 
 
 def main() -> int:
@@ -339,6 +381,7 @@ def measure(args: argparse.Namespace, work: Path, state: Path, emulator: Emulato
         library = library_pair(client)
         for pair in (library, rpc_pair(grpcio), rpc_pair(on_wire)):
             pair("pvc-%s" % uuid.uuid4())  # connect and read the version outside the measurement
+        round_trips = round_trips_per_rpc(controller, state)
         client_ms: dict[str, dict[str, dict[str, float]]] = {
             label: {name: {} for name in OPERATIONS}
             for label in ("grpc-c1", "wire-c1", "grpc-c%d" % SESSIONS, "wire-c%d" % SESSIONS)
@@ -368,6 +411,7 @@ def measure(args: argparse.Namespace, work: Path, state: Path, emulator: Emulato
         process.terminate()
         process.wait(timeout=30)
         transport.close()
+    print("RDS round trips (exec requests) per RPC: " + ", ".join("%s %d" % entry for entry in round_trips))
     report(args, results, (idle, after_latency, after), len(rss_samples["pair"]) / rss_seconds, stats)
     report_split(results, client_ms, server_side_ms(work / "driver.log"), noop)
     return 0
