@@ -155,8 +155,12 @@ def run(module: AnsibleModule) -> Dict[str, Any]:
         module.fail_json(
             msg="Refusing managed NQN prefix %r: the node has %s connected, which the prefix matches but which is not "
             "a CSI volume (a system volume of a diskless node?). The node plugin would disconnect it. Choose a "
-            "narrower prefix such as nqn.2000-02.com.mikrotik:pvc-."
-            % (prefix, ", ".join("%s (%s)" % (item.subsystem_nqn, item.controller) for item in conflicts)),
+            "narrower prefix such as %s."
+            % (
+                prefix,
+                ", ".join("%s (%s)" % (item.subsystem_nqn, item.controller) for item in conflicts),
+                DEFAULT_NQN_PREFIX,
+            ),
             connected_nqns=[item.subsystem_nqn for item in connections],
         )
     if not EXAMPLE_CSI_NQN.startswith(prefix):
