@@ -1,6 +1,10 @@
 """CSI Node service (P-6): the gRPC layer. Each RPC validates its request (InvalidArgument, C-2),
 holds the volume's in-flight slot (Aborted when busy) and calls one operation of node_stage,
 node_publish or node_stats. Creating it cleans the node's orphaned connections (P-8.6).
+
+Only NodeStageVolume takes the volume's NQN from the contexts; every later RPC uses the NQN it
+recorded (node_runtime's stage records). Stats and expand decide whether this node has the volume
+before they look at the path's form (C-2).
 """
 
 from __future__ import annotations
@@ -84,8 +88,11 @@ class Node(csi_pb2_grpc.NodeServicer):  # type: ignore[misc]
             raise invalid(
                 "NodePublishVolume %s: the parent of %s does not exist; the CO creates it." % (volume_id, target)
             )
-        nqn = volume_nqn(volume_id, request.publish_context, request.volume_context)
         with self.inflight.hold(volume_id):
+            # The contexts only for a volume staged before stage records existed.
+            nqn = runtime.records.read(volume_id) or volume_nqn(
+                volume_id, request.publish_context, request.volume_context
+            )
             if kind is AccessType.BLOCK:
                 node_publish.publish_block(runtime, volume_id, nqn, target, request.readonly)
             else:
@@ -105,7 +112,8 @@ class Node(csi_pb2_grpc.NodeServicer):  # type: ignore[misc]
     def NodeGetVolumeStats(self, request: Any, context: grpc.ServicerContext) -> Any:
         runtime = self.runtime
         volume_id = _required(request, "NodeGetVolumeStats", "volume_id", "volume_path")
-        usage = node_stats.volume_stats(runtime, volume_id, _path(request.volume_path))
+        nqn = node_stats.staged_nqn(runtime, "NodeGetVolumeStats", volume_id)
+        usage = node_stats.volume_stats(runtime, volume_id, nqn, _path(request.volume_path))
         entries = []
         if usage.total_bytes:
             entries.append(
@@ -134,7 +142,10 @@ class Node(csi_pb2_grpc.NodeServicer):  # type: ignore[misc]
             block = checked_capability(request.volume_capability, "NodeExpandVolume %s" % volume_id) is AccessType.BLOCK
         required = request.capacity_range.required_bytes if request.HasField("capacity_range") else 0
         with self.inflight.hold(volume_id):
-            size = node_stats.expand(runtime, volume_id, _path(request.volume_path), required, block)
+            nqn = node_stats.staged_nqn(runtime, "NodeExpandVolume", volume_id)
+            size = node_stats.expand(
+                runtime, volume_id, nqn, _path(request.volume_path), required=required, block=block
+            )
         return csi_pb2.NodeExpandVolumeResponse(capacity_bytes=size)
 
 

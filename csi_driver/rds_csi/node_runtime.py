@@ -1,24 +1,132 @@
-"""What every node operation works with: the NVMe host, the command runner, the mounter and the
-settings, built once from the configuration (the seam tests fill with the test fabric's paths)."""
+"""What every node operation works with: the NVMe host, the command runner, the mounter, the stage
+records and the settings, built once from the configuration (the seam tests fill with the test
+fabric's paths).
+
+Stage records: the NQN a volume was staged with, decided once by NodeStageVolume from the contexts,
+is what every later RPC of the volume uses (publish, unstage, stats, expand), since only stage and
+publish requests carry the contexts. One JSON file per staged volume, ``{"volume_id": ..., "nqn":
+...}``, in the ``staged`` directory beside the endpoint's unix socket: the plugin's own directory on
+the host (``/var/lib/kubelet/plugins/<driver>``), which kubelet's plugin registration needs there
+too, so the records outlive restarts of the plugin while its volumes stay staged. The file is
+named by the volume ID, or by its SHA-256 when the ID is not a safe file name; written atomically
+before the connect, removed by unstage once the volume is disconnected.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import logging
 import os
+import re
 from dataclasses import dataclass
 from typing import Optional
 
+import grpc
 from ansible_collections.srvlab.rds.plugins.module_utils import node_mounts
 from ansible_collections.srvlab.rds.plugins.module_utils.node_commands import CommandRunner, SubprocessRunner
 from ansible_collections.srvlab.rds.plugins.module_utils.node_mounts import DeviceNumber, MountEntry, Mounter
 from ansible_collections.srvlab.rds.plugins.module_utils.nqn_filter import read_text
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_config import NvmeHostConfig
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_host import NvmeHost
+from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import nqn_for
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_sysfs import BlockDevice
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import nqn_problem
 
-from rds_csi.config import Config
+from rds_csi.config import Config, ConfigError
+from rds_csi.errors import CsiError
 
 LOG = logging.getLogger("rds_csi.node")
+RECORDS_DIRECTORY = "staged"
+_SAFE_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
+
+
+@dataclass(frozen=True)
+class StageRecords:
+    """The NQN each volume staged on this node was staged with (see the module's docstring)."""
+
+    directory: str
+
+    def path(self, volume_id: str) -> str:
+        if _SAFE_FILE_NAME.match(volume_id):
+            name = volume_id
+        else:
+            name = "sha256-" + hashlib.sha256(volume_id.encode("utf-8")).hexdigest()
+        return os.path.join(self.directory, name + ".json")
+
+    def read(self, volume_id: str) -> Optional[str]:
+        """The recorded NQN, None without a record; FailedPrecondition for a record that is not valid."""
+        path = self.path(volume_id)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                record = json.load(handle)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as error:
+            raise _bad_record(volume_id, path, "it cannot be read (%s)" % error) from error
+        if not isinstance(record, dict) or record.get("volume_id") != volume_id:
+            raise _bad_record(volume_id, path, "it is not a stage record of this volume")
+        nqn = record.get("nqn")
+        if not isinstance(nqn, str):
+            raise _bad_record(volume_id, path, "it has no nqn")
+        problem = nqn_problem(nqn)
+        if problem:
+            raise _bad_record(volume_id, path, "its nqn %r is not an NQN: %s" % (nqn, problem))
+        return nqn
+
+    def write(self, volume_id: str, nqn: str) -> None:
+        path = self.path(volume_id)
+        # One writer per volume at a time (the node's in-flight guard), so a fixed temporary name is safe.
+        temporary = path + ".tmp"
+        try:
+            os.makedirs(self.directory, mode=0o700, exist_ok=True)
+            with open(temporary, "w", encoding="utf-8") as handle:
+                json.dump({"volume_id": volume_id, "nqn": nqn}, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, path)
+            _sync_directory(self.directory)
+        except OSError as error:
+            raise CsiError(
+                grpc.StatusCode.INTERNAL,
+                "Cannot write the stage record %s of volume %s (%s); nothing was connected. The node keeps which "
+                "NQN each staged volume uses in %s: make it writable." % (path, volume_id, error, self.directory),
+            ) from error
+
+    def remove(self, volume_id: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path(volume_id))
+            _sync_directory(self.directory)
+
+
+def records_directory(endpoint: str) -> str:
+    """The stage records' directory: ``staged`` beside the endpoint's unix socket."""
+    if not endpoint.startswith("unix:"):
+        raise ConfigError(
+            "endpoint=%r: the node service keeps its stage records beside its unix socket (the plugin's "
+            "directory on the host), which a TCP endpoint does not have. Serve the node on unix:///path/csi.sock."
+            % endpoint
+        )
+    socket_path = endpoint[len("unix://") :] if endpoint.startswith("unix://") else endpoint[len("unix:") :]
+    return os.path.join(os.path.dirname(socket_path), RECORDS_DIRECTORY)
+
+
+def _sync_directory(directory: str) -> None:
+    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _bad_record(volume_id: str, path: str, problem: str) -> CsiError:
+    return CsiError(
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "The stage record %s of volume %s is not valid: %s. It says which NQN the volume was staged with on this "
+        "node; put that NQN back in it, or delete the file to fall back to %s."
+        % (path, volume_id, problem, nqn_for(volume_id)),
+    )
 
 
 @dataclass(frozen=True)
@@ -26,6 +134,7 @@ class NodeRuntime:
     host: NvmeHost
     runner: CommandRunner
     mounter: Mounter
+    records: StageRecords
     host_nqn: str
     sysfs_root: str
     device_wait_timeout: float
@@ -43,6 +152,7 @@ class NodeRuntime:
             host=NvmeHost(nvme, config.managed_nqn_prefix, runner),
             runner=runner,
             mounter=Mounter(runner, timeout=config.mount_timeout),
+            records=StageRecords(records_directory(config.endpoint)),
             host_nqn=(read_text(config.host_nqn_file) or "").strip(),
             sysfs_root=config.sysfs_root,
             device_wait_timeout=config.device_wait_timeout,
@@ -55,6 +165,15 @@ class NodeRuntime:
         """The volume's block device now, resolved from the NQN through sysfs (never remembered)."""
         device = self.host.device(nqn)
         return device if device is not None and os.path.exists(device.path) else None
+
+    def staged_nqn(self, volume_id: str) -> Optional[str]:
+        """The NQN the volume is staged with on this node: its stage record's; for a volume staged before
+        records existed, the one derived from the volume ID while that is connected; else None."""
+        recorded = self.records.read(volume_id)
+        if recorded is not None:
+            return recorded
+        derived = nqn_for(volume_id)
+        return derived if self.host.subsystem(derived) is not None else None
 
     def clean_orphans(self) -> list[str]:
         """Disconnect managed subsystems that have no block device (P-8.6); returns their NQNs."""

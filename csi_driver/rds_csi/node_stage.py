@@ -6,8 +6,12 @@ or probe it: a filesystem of the requested type is checked read-only and mounted
 blank device is formatted and mounted, anything else is refused. Stage, block: connect and wait,
 nothing at the staging path.
 
+The NQN: stage records the one it connects, before connecting, and unstage disconnects the
+recorded one (node_runtime's stage records).
+
 Unstage: refuse while published bind mounts of the device remain; unmount the staging path; check
-the device against kernel facts; disconnect (the library refuses NQNs outside the managed prefix).
+the device against kernel facts; disconnect (the library refuses NQNs outside the managed prefix);
+forget the record.
 """
 
 from __future__ import annotations
@@ -49,16 +53,31 @@ class FilesystemStage:
 
 
 def connect(runtime: NodeRuntime, target: ConnectTarget, volume_id: str) -> BlockDevice:
-    """Connect (idempotent) and wait for the namespace's block device; refuse unmanaged NQNs, which
-    this node could never disconnect again."""
+    """Record the volume's NQN, connect (idempotent) and wait for the namespace's block device; refuse
+    unmanaged NQNs, which this node could never disconnect again."""
     if not runtime.host.is_managed(target.nqn):
         raise failed_precondition(
             "NodeStageVolume %s: NQN %s is not under this node's managed prefix %s; the node only attaches "
             "volumes it may also detach. Fix the prefix (CSI_MANAGED_NQN_PREFIX or srvlab.rds.nqn_filter)."
             % (volume_id, target.nqn, runtime.host.managed_prefix)
         )
+    _record(runtime, volume_id, target.nqn)
     runtime.host.connect(target)
     return runtime.host.wait_for_device(target.nqn, timeout=runtime.device_wait_timeout)
+
+
+def _record(runtime: NodeRuntime, volume_id: str, nqn: str) -> None:
+    """Record ``nqn`` as the volume's; a record of another NQN that is still connected is refused,
+    since unstage would then leave that connection behind."""
+    recorded = runtime.records.read(volume_id)
+    if recorded == nqn:
+        return
+    if recorded is not None and runtime.host.subsystem(recorded) is not None:
+        raise failed_precondition(
+            "NodeStageVolume %s: the volume is staged on this node with NQN %s, but this request carries %s. "
+            "Unstage it first (that disconnects %s), then stage it again." % (volume_id, recorded, nqn, recorded)
+        )
+    runtime.records.write(volume_id, nqn)
 
 
 def stage_filesystem(runtime: NodeRuntime, stage: FilesystemStage, device: BlockDevice) -> None:
@@ -109,7 +128,8 @@ def mount_options(fstype: str, flags: list[str]) -> list[str]:
 
 
 def unstage(runtime: NodeRuntime, volume_id: str, staging_path: str) -> None:
-    nqn = nqn_for(volume_id)
+    nqn = runtime.staged_nqn(volume_id) or nqn_for(volume_id)  # not connected: nothing to check or disconnect
+    _refuse_foreign_connection(runtime, volume_id, nqn)
     _unmount_staging(runtime, volume_id, staging_path)
     device = runtime.device(nqn)
     if device is not None:
@@ -121,6 +141,19 @@ def unstage(runtime: NodeRuntime, volume_id: str, staging_path: str) -> None:
             )
     if runtime.host.is_managed(nqn) and runtime.host.disconnect(nqn):
         LOG.info("disconnected", extra={"fields": {"volume_id": volume_id, "nqn": nqn}})
+    runtime.records.remove(volume_id)
+
+
+def _refuse_foreign_connection(runtime: NodeRuntime, volume_id: str, nqn: str) -> None:
+    """A connected NQN outside the managed prefix (the prefix changed since the stage, or the record
+    was edited) could not be disconnected: refuse before anything changes rather than leave it behind."""
+    if not runtime.host.is_managed(nqn) and runtime.host.subsystem(nqn) is not None:
+        raise failed_precondition(
+            "NodeUnstageVolume %s: the volume is connected with NQN %s, which is outside this node's managed "
+            "prefix %s, so the node may not disconnect it; nothing was changed. Fix the prefix "
+            "(CSI_MANAGED_NQN_PREFIX or srvlab.rds.nqn_filter) and retry, or disconnect it by hand (nvme disconnect "
+            "-n %s) and retry." % (volume_id, nqn, runtime.host.managed_prefix, nqn)
+        )
 
 
 def _settled_usage(runtime: NodeRuntime, device: BlockDevice) -> node_devices.Usage:

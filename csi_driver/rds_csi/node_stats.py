@@ -1,5 +1,9 @@
 """NodeGetVolumeStats and NodeExpandVolume (P-6.7, P-8.2).
 
+Both answer NotFound first for a volume this node does not have, whatever the path (C-2): it has
+the volume when it holds its stage record, or (a volume staged before records existed) when the
+NQN derived from the volume ID is connected.
+
 Stats: bytes and inodes of a mounted filesystem, the size of a published block node, and a
 VolumeCondition that is abnormal, with the reason, when the mount or node no longer matches the
 device the volume's NQN resolves to (stale) or the device is gone. A path that is neither a mount
@@ -42,12 +46,23 @@ class Usage:
     abnormal: str = ""
 
 
-def volume_stats(runtime: NodeRuntime, volume_id: str, path: str) -> Usage:
+def staged_nqn(runtime: NodeRuntime, rpc_name: str, volume_id: str) -> str:
+    """The NQN the volume is staged with on this node; NotFound when the node does not have it."""
+    nqn = runtime.staged_nqn(volume_id)
+    if nqn is None:
+        raise not_found(
+            "%s %s: the volume is not staged on this node (no stage record in %s, and NQN %s is not connected); "
+            "ask the node it is staged on, or stage it here first."
+            % (rpc_name, volume_id, runtime.records.directory, nqn_for(volume_id))
+        )
+    return nqn
+
+
+def volume_stats(runtime: NodeRuntime, volume_id: str, nqn: str, path: str) -> Usage:
     try:
         status = os.stat(path)
     except FileNotFoundError:
         raise not_found("NodeGetVolumeStats %s: %s does not exist." % (volume_id, path)) from None
-    nqn = nqn_for(volume_id)
     if stat.S_ISBLK(status.st_mode):
         stale = stale_reason(runtime, nqn, DeviceNumber(os.major(status.st_rdev), os.minor(status.st_rdev)))
         if stale:
@@ -71,11 +86,10 @@ def volume_stats(runtime: NodeRuntime, volume_id: str, path: str) -> Usage:
     )
 
 
-def expand(runtime: NodeRuntime, volume_id: str, path: str, required: int, block: bool) -> int:
+def expand(runtime: NodeRuntime, volume_id: str, nqn: str, path: str, *, required: int, block: bool) -> int:
     """Rescan and grow; returns the device size in bytes."""
     if not os.path.lexists(path):
         raise not_found("NodeExpandVolume %s: %s does not exist." % (volume_id, path))
-    nqn = nqn_for(volume_id)
     if runtime.device(nqn) is None:
         raise not_found("NodeExpandVolume %s: the volume is not attached to this node (NQN %s)." % (volume_id, nqn))
     runtime.host.rescan(nqn)

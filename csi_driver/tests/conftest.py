@@ -181,7 +181,9 @@ def start_node_driver(
         config = dataclasses.replace(driver_config, **{**settings, **changes})
         driver = Driver(config)
         driver.start()
-        channel = grpc.insecure_channel(driver.address)
+        # A later start (a restart) binds the same socket path; without a channel-local pool gRPC would
+        # reuse the earlier driver's connection to that path.
+        channel = grpc.insecure_channel(driver.address, options=[("grpc.use_local_subchannel_pool", 1)])
         grpc.channel_ready_future(channel).result(timeout=10)
         started.append((driver, channel))
         csi = Csi(

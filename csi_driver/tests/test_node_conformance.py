@@ -94,16 +94,34 @@ def test_missing_fields_are_invalid_argument(harness: NodeHarness) -> None:
         assert field in message, (method, field, message)
 
 
-def test_unknown_volume_or_path_is_not_found(harness: NodeHarness, tmp_path: Any) -> None:
+def test_unknown_volume_is_not_found_whatever_the_path(harness: NodeHarness, tmp_path: Any) -> None:
+    """C-2: existence is decided before the path's form, for any volume ID (one that is no safe file name too)."""
     node = harness.csi.node
-    missing = str(tmp_path / "missing")
     plain = tmp_path / "plain-directory"
     plain.mkdir()
-    for path in (missing, str(plain)):
-        stats = csi_pb2.NodeGetVolumeStatsRequest(volume_id=UNKNOWN_VOLUME, volume_path=path)
+    paths = (str(tmp_path / "missing"), str(plain), "/no/such/dir", "some/path", ".", " ", "../up", "/tmp/../x/..")
+    for volume_id in (UNKNOWN_VOLUME, "../not a/volume"):
+        for path in paths:
+            stats = csi_pb2.NodeGetVolumeStatsRequest(volume_id=volume_id, volume_path=path)
+            code, message = error_of(lambda: node.NodeGetVolumeStats(stats))  # noqa: B023
+            assert code == grpc.StatusCode.NOT_FOUND and "not staged on this node" in message, (volume_id, path)
+            expand = csi_pb2.NodeExpandVolumeRequest(volume_id=volume_id, volume_path=path)
+            code, message = error_of(lambda: node.NodeExpandVolume(expand))  # noqa: B023
+            assert code == grpc.StatusCode.NOT_FOUND and "not staged on this node" in message, (volume_id, path)
+
+
+def test_staged_volume_on_a_path_that_is_not_it(harness: NodeHarness, tmp_path: Any) -> None:
+    """C-3: a volume this node has, on a path that is not this volume: NotFound; a relative path is malformed."""
+    volume = NodeVolume.create(harness, "pvc-wrong-path", block())
+    node = harness.csi.node
+    node.NodeStageVolume(node_stage(volume, block()))
+    for path in (str(tmp_path / "missing"), volume.staging):
+        stats = csi_pb2.NodeGetVolumeStatsRequest(volume_id=volume.id, volume_path=path)
         assert status_of(lambda: node.NodeGetVolumeStats(stats)) == grpc.StatusCode.NOT_FOUND  # noqa: B023
-        expand = csi_pb2.NodeExpandVolumeRequest(volume_id=UNKNOWN_VOLUME, volume_path=path)
-        assert status_of(lambda: node.NodeExpandVolume(expand)) == grpc.StatusCode.NOT_FOUND  # noqa: B023
+    relative = csi_pb2.NodeGetVolumeStatsRequest(volume_id=volume.id, volume_path="some/path")
+    assert status_of(lambda: node.NodeGetVolumeStats(relative)) == grpc.StatusCode.INVALID_ARGUMENT
+    node.NodeUnstageVolume(node_unstage(volume))
+    volume.delete()
 
 
 def test_refused_options_capabilities_and_contexts(harness: NodeHarness) -> None:

@@ -1,12 +1,16 @@
-"""Pure node rules without I/O: the NVMe target from the contexts (P-3 keys and defaults) and the
-host NQN segment of NodeGetInfo."""
+"""Pure node rules without I/O: the NVMe target from the contexts (P-3 keys and defaults), the
+host NQN segment of NodeGetInfo, where stage records live."""
 
 from __future__ import annotations
 
+import os
+
 import grpc
 import pytest
+from rds_csi.config import ConfigError
 from rds_csi.errors import CsiError
 from rds_csi.node_context import connect_target
+from rds_csi.node_runtime import StageRecords, records_directory
 from rds_csi.topology import HOST_UUID_KEY, host_nqn_from_segments, host_segments
 
 VOLUME = "pvc-7d7f8a4e-0c5e-4a53-9d7a-2f0c6a1b9e11"
@@ -47,3 +51,18 @@ def test_host_nqn_segment_round_trip() -> None:
     assert host_nqn_from_segments(segments) == HOST
     assert host_segments("nqn.2024-01.io.example:node-7") == {}, "only the UUID form fits a label value"
     assert host_nqn_from_segments({HOST_UUID_KEY: "not-a-uuid"}) is None
+
+
+def test_stage_records_live_beside_the_unix_socket() -> None:
+    assert records_directory("unix:///csi/csi.sock") == "/csi/staged"
+    assert records_directory("unix:/var/lib/kubelet/plugins/rds/csi.sock") == "/var/lib/kubelet/plugins/rds/staged"
+    with pytest.raises(ConfigError, match="a TCP endpoint"):
+        records_directory("tcp://127.0.0.1:10000")
+
+
+def test_stage_record_file_names_stay_inside_their_directory() -> None:
+    records = StageRecords("/csi/staged")
+    assert records.path(VOLUME) == "/csi/staged/%s.json" % VOLUME
+    for odd in ("../../etc/passwd", "a/b", ".hidden", "x" * 200):
+        path = records.path(odd)
+        assert os.path.dirname(path) == "/csi/staged" and os.path.basename(path).startswith("sha256-"), odd
