@@ -40,31 +40,32 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  file_path:
+  # file_path to nvme_nqn are documented once here; the entries of disks repeat them by YAML alias.
+  file_path: &file_path
     description:
       - Absolute path of the backing C(.img) file on the RDS.
       - Defaults to C(<base_path>/<slot>.img) when the disk is created. An existing disk cannot be moved.
       - Missing directories below the pool are created with the disk.
     type: str
-  size:
+  size: &size
     description:
       - Exact size, in bytes or with a binary unit (C(10G), C(10GiB), C(1.5T); powers of 1024).
       - Required to create a disk. A bigger size grows the disk; a fraction that is not a whole number of bytes is
         refused.
     type: raw
-  comment:
+  comment: &comment
     description:
       - Comment of the disk, stored verbatim (quotes, semicolons, brackets, dollar signs, newlines and spaces).
     type: str
-  nvme_export:
+  nvme_export: &nvme_export
     description:
       - Whether the disk is exported over NVMe/TCP. Omitted leaves the export as it is.
     type: bool
-  nvme_port:
+  nvme_port: &nvme_port
     description:
       - NVMe/TCP port of the export; C(4420) when the disk is first exported and this is omitted.
     type: int
-  nvme_nqn:
+  nvme_nqn: &nvme_nqn
     description:
       - Subsystem NQN of the export; C(nqn.2000-02.com.mikrotik:<slot>) when the disk is first exported and this is
         omitted.
@@ -86,24 +87,12 @@ options:
         description: Whether the disk should exist; defaults to O(state).
         type: str
         choices: [present, absent]
-      file_path:
-        description: Backing file, as O(file_path).
-        type: str
-      size:
-        description: Exact size, as O(size).
-        type: raw
-      comment:
-        description: Comment, as O(comment).
-        type: str
-      nvme_export:
-        description: Whether the disk is exported, as O(nvme_export).
-        type: bool
-      nvme_port:
-        description: NVMe/TCP port, as O(nvme_port).
-        type: int
-      nvme_nqn:
-        description: Subsystem NQN, as O(nvme_nqn).
-        type: str
+      file_path: *file_path
+      size: *size
+      comment: *comment
+      nvme_export: *nvme_export
+      nvme_port: *nvme_port
+      nvme_nqn: *nvme_nqn
   force:
     description:
       - Allow destructive changes. Needed to remove a disk outside the managed slot and NQN prefixes, to change the
@@ -275,9 +264,10 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import RdsEr
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_module import argument_spec, managed_policy, run_rds_module
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_sizes import parse_size
 
-DISK_FIELDS = ("file_path", "size", "comment", "nvme_export", "nvme_port", "nvme_nqn")
-DISK_ENTRY = {
-    "slot": {"type": "str", "required": True},
+# One disk's options, declared once: the top-level options in single mode and the elements of
+# the disks list in list mode, where the slot is required and the state defaults to the top-level one.
+DISK_OPTIONS: Dict[str, Dict[str, Any]] = {
+    "slot": {"type": "str"},
     "state": {"type": "str", "choices": ["present", "absent"]},
     "file_path": {"type": "str"},
     "size": {"type": "raw"},
@@ -286,18 +276,13 @@ DISK_ENTRY = {
     "nvme_port": {"type": "int"},
     "nvme_nqn": {"type": "str"},
 }
-
+DISK_FIELDS = tuple(name for name in DISK_OPTIONS if name not in ("slot", "state"))
+DISK_ENTRY = dict(DISK_OPTIONS, slot=dict(DISK_OPTIONS["slot"], required=True))
 
 ARGUMENT_SPEC = argument_spec(
     {
-        "slot": {"type": "str"},
-        "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-        "file_path": {"type": "str"},
-        "size": {"type": "raw"},
-        "comment": {"type": "str"},
-        "nvme_export": {"type": "bool"},
-        "nvme_port": {"type": "int"},
-        "nvme_nqn": {"type": "str"},
+        **DISK_OPTIONS,
+        "state": dict(DISK_OPTIONS["state"], default="present"),
         "disks": {"type": "list", "elements": "dict", "options": DISK_ENTRY},
         "force": {"type": "bool", "default": False},
         "remove_file": {"type": "bool", "default": True},
