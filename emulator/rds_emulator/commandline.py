@@ -1,8 +1,10 @@
-"""Tokenizer and parser for one RouterOS console line (the subset the emulator serves).
+"""Tokenizer and parser for RouterOS console lines (the subset the emulator serves).
 
 Grammar, informally:
 
-    line      := blank* path blank+ verb (blank+ token)* blank* [";" | newline] rest-is-blank
+    line      := (";" | blank)* statement (blank* ";" (";" | blank)* statement)* (";" | blank)* [newline rest]
+    statement := command | ":put" blank+ ("[" blank* command blank* "]" | quoted | bare)
+    command   := path blank+ verb (blank+ token)*
     path      := ["/"] word (("/" | blank+) word)*         words are menus of `grammar.MENUS`
     token     := name "=" value | "where" condition ("and" condition)* | flag | item
     value     := quoted | "[" "find" find-body "]" | bare | (nothing: the empty string)
@@ -11,9 +13,11 @@ Grammar, informally:
     condition := field ("=" | "~" | "!=") (quoted | bare)
 
 `bare` is a run of the characters `quoting.is_bare_character` accepts; `blank` is space or tab.
-A `;` or a newline ends the command, and anything but blanks after it is refused: this emulator
-runs one command per exec request. `$` (variables) and `?` (help) are refused wherever they are
-not escaped inside quotes. Positions in errors are 1-based like the console's.
+Statements are separated by `;` (R-7.1). A newline ends the line: `rest` may hold only blanks,
+`;` and newlines, anything else is `expected end of command`, because RouterOS runs no
+newline-separated commands over exec. `$` (variables) and `?` (help) are refused wherever they are
+not escaped inside quotes. Positions in errors are 1-based like the console's, counted over the
+whole line.
 """
 
 from __future__ import annotations
@@ -29,10 +33,21 @@ from . import grammar
 from .errors import CommandSyntaxError
 from .quoting import ESCAPED_CHARACTERS, is_bare_character, is_control
 
-__all__ = ["ArgValue", "Command", "CommandSyntaxError", "Condition", "Filter", "Operator", "parse"]
+__all__ = [
+    "ArgValue",
+    "Command",
+    "CommandSyntaxError",
+    "Condition",
+    "Filter",
+    "Operator",
+    "Statement",
+    "parse",
+    "parse_line",
+]
 
 _BLANKS = " \t"
 _LINE_ENDS = ";\n\r"
+_NEWLINES = "\n\r"
 _NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 _HEX_FIRST = frozenset("0123456789ABCDEF")
 _HEX_SECOND = frozenset("0123456789ABCDEFabcdef")
@@ -83,9 +98,38 @@ class Command:
     where: Filter | None = None
 
 
+@dataclass(frozen=True)
+class Statement:
+    """One statement of a line: a command, or `:put` of a command's value or of a literal."""
+
+    command: Command | None
+    text: str
+    """The statement's source text, without the separators around it."""
+    put: bool = False
+    literal: str = ""
+    """What `:put <value>` prints; only when `command` is None."""
+    command_text: str = ""
+    """The nested command's source text of `:put [<command>]`, else the statement's."""
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """The statement's text and, for `:put [<command>]`, the nested command's."""
+        return tuple(dict.fromkeys(text for text in (self.text, self.command_text) if text))
+
+
 def parse(line: str) -> Command:
-    """Parse one console line; raise `CommandSyntaxError` with the console's text on any error."""
-    return _Parser(line).command()
+    """Parse a line of exactly one command; raise `CommandSyntaxError` with the console's text on
+    any error, `expected end of command` where a second statement starts."""
+    parser = _Parser(line)
+    parser.skip_blanks()
+    command = parser.command(closing="")
+    parser.end_of_line()
+    return command
+
+
+def parse_line(line: str) -> tuple[Statement, ...]:
+    """Parse every `;`-separated statement of a line; any error rejects the whole line."""
+    return _Parser(line).statements()
 
 
 class _Parser:
@@ -93,15 +137,60 @@ class _Parser:
         self._text = text
         self._pos = 0
 
-    def command(self) -> Command:
-        self._skip_blanks()
-        menu, verb = self._path()
+    def statements(self) -> tuple[Statement, ...]:
+        found: list[Statement] = []
+        while True:
+            while self._next_in(_BLANKS + ";"):
+                self._pos += 1
+            if self._pos >= len(self._text) or self._next_in(_NEWLINES):
+                break
+            found.append(self._statement())
+            self.skip_blanks()
+            if not self._at_line_end():
+                raise self._error("expected end of command", self._pos)
+        if not found:
+            raise self._error("syntax error", self._pos)
+        self.end_of_line()
+        return tuple(found)
+
+    def _statement(self) -> Statement:
+        start = self._pos
+        if self._peek() != ":":
+            command = self.command(closing="")
+            text = self._text[start : self._pos].rstrip(_BLANKS)
+            return Statement(command=command, text=text, command_text=text)
+        self._pos += 1
+        word_start = self._pos
+        word = self._run(_NAME_CHARACTERS.__contains__)
+        if word != "put":
+            raise self._error(f"bad command name {word}" if word else "syntax error", word_start)
+        self._expect_separator(closing="")
+        self.skip_blanks()
+        if self._peek() != "[":
+            literal = self._quoted() if self._peek() == '"' else self._bare_run()
+            self._expect_separator(closing="")
+            return Statement(command=None, text=self._text[start : self._pos], put=True, literal=literal)
+        self._pos += 1
+        self.skip_blanks()
+        command_start = self._pos
+        command = self.command(closing="]")
+        command_text = self._text[command_start : self._pos].rstrip(_BLANKS)
+        if self._peek() != "]":
+            raise self._error("syntax error", self._pos)
+        self._pos += 1
+        self._expect_separator(closing="")
+        text = self._text[start : self._pos]
+        return Statement(command=command, text=text, put=True, command_text=command_text)
+
+    def command(self, closing: str) -> Command:
+        """A command from the current position up to the end of the line, a `;` or `closing`."""
+        menu, verb = self._path(closing)
         verb_grammar = grammar.MENUS[menu].verbs[verb]
         args: dict[str, ArgValue] = {}
         items: list[ArgValue] = []
         flags: set[str] = set()
         where: Filter | None = None
-        while self._skip_blanks() and not self._at_line_end():
+        while self.skip_blanks() and not self._at_command_end(closing):
             start = self._pos
             if self._next_in('"['):
                 self._add_item(items, self._value(menu), verb_grammar, start)
@@ -115,14 +204,13 @@ class _Parser:
                     self._pos += 1
                     args[word] = self._value(menu)
                 elif word == "where" and verb_grammar.where:
-                    where = self._where(menu, closing="")
+                    where = self._where(menu, closing=closing)
                     break
                 elif word in verb_grammar.flags:
                     flags.add(word)
                 else:
                     self._add_item(items, word, verb_grammar, start)
-            self._expect_separator(closing="")
-        self._end_of_line()
+            self._expect_separator(closing=closing)
         return Command(
             menu=menu,
             verb=verb,
@@ -132,12 +220,12 @@ class _Parser:
             where=where,
         )
 
-    def _path(self) -> tuple[str, str]:
+    def _path(self, closing: str) -> tuple[str, str]:
         node = ""
         if self._peek() == "/":
             self._pos += 1
         while True:
-            self._skip_blanks()
+            self.skip_blanks()
             start = self._pos
             word = self._run(lambda character: is_bare_character(character) and character != "/")
             if not word:
@@ -151,7 +239,7 @@ class _Parser:
             menu = grammar.MENUS.get(node)
             if menu is None or word not in menu.verbs:
                 raise self._error(f"bad command name {word}", start)
-            self._expect_separator(closing="")
+            self._expect_separator(closing=closing)
             return node, word
 
     def _add_item(self, items: list[ArgValue], item: ArgValue, verb: grammar.VerbGrammar, start: int) -> None:
@@ -169,13 +257,13 @@ class _Parser:
 
     def _find(self, menu: str) -> Filter:
         self._pos += 1
-        self._skip_blanks()
+        self.skip_blanks()
         start = self._pos
         word = self._bare_run()
         if word != "find":
             raise self._error(f"bad command name {word}" if word else "syntax error", start)
         conditions: list[Condition] = []
-        while self._skip_blanks() and self._peek() != "]":
+        while self.skip_blanks() and self._peek() != "]":
             if self._at_line_end():
                 raise self._error("syntax error", self._pos)
             start = self._pos
@@ -194,8 +282,8 @@ class _Parser:
         conditions = [self._condition(menu, unknown_field="syntax error")]
         while True:
             self._expect_separator(closing)
-            self._skip_blanks()
-            if self._at_line_end() or (closing and self._peek() == closing):
+            self.skip_blanks()
+            if self._at_command_end(closing):
                 return Filter(tuple(conditions))
             start = self._pos
             if self._run(_NAME_CHARACTERS.__contains__) != "and" or not self._next_in(_BLANKS):
@@ -203,7 +291,7 @@ class _Parser:
             conditions.append(self._condition(menu, unknown_field="syntax error"))
 
     def _condition(self, menu: str, unknown_field: str) -> Condition:
-        self._skip_blanks()
+        self.skip_blanks()
         start = self._pos
         name = self._run(_NAME_CHARACTERS.__contains__)
         if not name:
@@ -264,7 +352,8 @@ class _Parser:
             return bytes([int(digits, 16)])
         raise self._error("syntax error", start)
 
-    def _end_of_line(self) -> None:
+    def end_of_line(self) -> None:
+        """Only blanks, `;` and newlines may follow the last statement."""
         while self._next_in(_BLANKS + _LINE_ENDS):
             self._pos += 1
         if self._pos < len(self._text):
@@ -283,7 +372,7 @@ class _Parser:
             self._pos += 1
         return self._text[start : self._pos]
 
-    def _skip_blanks(self) -> bool:
+    def skip_blanks(self) -> bool:
         """Skip blanks; true when there is anything left on the line to look at."""
         while self._next_in(_BLANKS):
             self._pos += 1
@@ -291,6 +380,9 @@ class _Parser:
 
     def _at_line_end(self) -> bool:
         return self._pos >= len(self._text) or self._next_in(_LINE_ENDS)
+
+    def _at_command_end(self, closing: str) -> bool:
+        return self._at_line_end() or (closing != "" and self._peek() == closing)
 
     def _next_in(self, characters: str) -> bool:
         return self._pos < len(self._text) and self._text[self._pos] in characters

@@ -1,14 +1,24 @@
-"""Runs one parsed command against the appliance and turns console errors into replies."""
+"""Runs a parsed line, statement by statement, against the appliance and turns console errors into
+replies.
+
+A line runs as RouterOS runs a script (R-7.1): the statements one by one, their outputs
+concatenated; the first one that fails ends the line with its error after the output before it,
+and the rest does not run. What ran stays done.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import sys
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from types import MappingProxyType
 
 from . import disk_commands, file_commands, system_commands, user_commands
 from .appliance import Appliance
-from .commandline import Command
-from .errors import ConsoleError
-from .outcomes import Outcome, Reply
+from .commandline import Command, Statement
+from .errors import ConsoleError, Failure
+from .outcomes import Monitor, Outcome, Reply
 
 Handler = Callable[[Appliance, Command, int], Outcome]
 
@@ -27,6 +37,18 @@ _HANDLERS: Mapping[tuple[str, str], Handler] = {
 }
 
 MUTATING_VERBS = frozenset({"add", "set", "remove"})
+_NO_FAILURES: Mapping[int, ConsoleError] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class LineResult:
+    outcome: Outcome
+    statements_run: int
+    """Statements started, the failing one included; those after a failure are not."""
+
+
+def is_mutating(statement: Statement) -> bool:
+    return statement.command is not None and statement.command.verb in MUTATING_VERBS
 
 
 def error_reply(error: ConsoleError) -> Reply:
@@ -34,11 +56,46 @@ def error_reply(error: ConsoleError) -> Reply:
     return Reply(f"{error}\n", exit_status=1)
 
 
-def execute(appliance: Appliance, command: Command, width: int) -> Outcome:
-    """Run `command` with the appliance locked; `width` is the session's console width."""
+def run_line(
+    appliance: Appliance,
+    statements: Sequence[Statement],
+    width: int,
+    failures: Mapping[int, ConsoleError] = _NO_FAILURES,
+) -> LineResult:
+    """Run `statements` with the session's console `width`. `failures` maps the index of a
+    statement to the error it fails with instead of running (how faults refuse a command)."""
+    printed: list[str] = []
+    for index, statement in enumerate(statements):
+        try:
+            outcome = _run_statement(appliance, statement, width, failures.get(index))
+        except ConsoleError as error:
+            return LineResult(Reply("".join(printed) + f"{error}\n", exit_status=1), index + 1)
+        if isinstance(outcome, Monitor):
+            # A monitor never ends, so nothing after it on the line ever runs.
+            return LineResult(replace(outcome, lead="".join(printed) + outcome.lead), index + 1)
+        printed.append(outcome.text)
+    return LineResult(Reply("".join(printed)), len(statements))
+
+
+def _run_statement(appliance: Appliance, statement: Statement, width: int, failure: ConsoleError | None) -> Outcome:
+    if failure is not None:
+        raise failure
+    if statement.command is None:
+        return Reply(f"{statement.literal}\n")
+    outcome = _run_command(appliance, statement.command, width)
+    if statement.put and isinstance(outcome, Reply):
+        return Reply(f"{outcome.text}{outcome.value}\n")
+    return outcome
+
+
+def _run_command(appliance: Appliance, command: Command, width: int) -> Outcome:
+    """The command's outcome with the appliance locked; raise ConsoleError when it fails."""
     handler = _HANDLERS[(command.menu, command.verb)]
     try:
         with appliance.lock:
             return handler(appliance, command, width)
-    except ConsoleError as error:
-        return error_reply(error)
+    except ConsoleError:
+        raise
+    except Exception as error:
+        traceback.print_exc(file=sys.stderr)
+        raise Failure(f"emulator internal error: {error}") from error

@@ -20,7 +20,7 @@ from .errors import AmbiguousValue, Failure, InvalidValue, NoMatchingValue
 from .files import name_parts
 from .layout import render_key_values
 from .listing import print_entries
-from .model import NQN_PREFIX, Disk
+from .model import NQN_PREFIX, Disk, format_item_id
 from .outcomes import Monitor, Outcome, Reply
 from .selection import select
 
@@ -63,7 +63,8 @@ def add(appliance: Appliance, command: Command, width: int) -> Outcome:
         raise Failure("directory does not exist")
     if appliance.tree.exists(name):
         raise Failure("file already exists")
-    disk = _with_default_nqn(replace(Disk(slot=slot, file_path=file_path, file_size=file_size), **changes))
+    new = Disk(slot=slot, file_path=file_path, file_size=file_size, item_id=appliance.table.next_id)
+    disk = _with_default_nqn(replace(new, **changes))
     _check_nqns([*disks, disk])
     if file_size > appliance.pool_usage().free:
         raise Failure("not enough space")
@@ -74,7 +75,7 @@ def add(appliance: Appliance, command: Command, width: int) -> Outcome:
     except BaseException:
         appliance.tree.remove(name)
         raise
-    return Reply("")
+    return Reply("", value=format_item_id(disk.item_id))
 
 
 def set_(appliance: Appliance, command: Command, width: int) -> Outcome:

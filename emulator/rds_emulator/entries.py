@@ -12,7 +12,7 @@ from types import MappingProxyType
 
 from .files import FileNode
 from .layout import DetailItem, DetailStyle
-from .model import Disk, PoolUsage
+from .model import PARTITION_ID, Disk, PoolUsage, format_item_id
 from .quoting import quote, render
 from .timestamps import format_timestamp
 from .units import group_thousands, human_size
@@ -21,6 +21,8 @@ DISK_STYLE = DetailStyle(legend="Flags: X - DISABLED; B - BLOCK-DEVICE; M - MOUN
 FILE_STYLE = DetailStyle(legend=None, flag_width=0)
 PASSWORD_MASK = '"*****"'
 """A set NVMe/TCP password is printed masked, and not at all when empty."""
+ID_FIELD = ".id"
+"""The internal id (`*1A`): never printed, matched by an item written as an id (`remove *1A`)."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,7 @@ def disk_entry(disk: Disk) -> Entry:
     ]
     return _entry(
         printed,
-        hidden={"disabled": _yes_no(disk.disabled), "comment": disk.comment},
+        hidden={"disabled": _yes_no(disk.disabled), "comment": disk.comment, ID_FIELD: format_item_id(disk.item_id)},
         flags="X" if disk.disabled else "",
         comment=disk.comment,
     )
@@ -113,7 +115,7 @@ def partition_entry(pool: PoolUsage) -> Entry:
             _plain("compress", "no"),
             _plain("sector-size", "512"),
         ],
-        hidden={"disabled": "no"},
+        hidden={"disabled": "no", ID_FIELD: format_item_id(PARTITION_ID)},
         flags="M",
     )
 
@@ -130,4 +132,4 @@ def file_entry(node: FileNode, *, iso_dates: bool) -> Entry:
     if not node.is_directory:
         printed.append(("size", str(node.size), group_thousands(node.size)))
     printed.append(_plain("creation-time", format_timestamp(node.modified, iso=iso_dates)))
-    return _entry(printed)
+    return _entry(printed, hidden={ID_FIELD: format_item_id(node.item_id)})

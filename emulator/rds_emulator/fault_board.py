@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .faults import Fault, FaultKind, read_faults_file
+from .faults import WHEN_SET_KINDS, Fault, FaultKind, read_faults_file
 
 
 @dataclass(frozen=True)
 class FaultPlan:
-    """What happens to one command: the summed latency of every matching `latency` fault, and the
-    first matching fault of any other kind (in the order the faults were given)."""
+    """What happens to one exec request: the summed latency of every matching `latency` fault, and
+    the first matching fault of any other kind (in the order the faults were given)."""
 
     latency: float = 0.0
-    action: FaultKind | None = None
-    reboot_seconds: float = 0.0
+    fault: Fault | None = None
+
+    @property
+    def action(self) -> FaultKind | None:
+        return None if self.fault is None else self.fault.kind
+
+    @property
+    def reboot_seconds(self) -> float:
+        return 0.0 if self.fault is None else self.fault.seconds or 0.0
 
 
 class _ActiveFault:
@@ -35,12 +42,13 @@ class FaultBoard:
     def replace(self, faults: Iterable[Fault]) -> list[Fault]:
         """Put `faults` in force instead of the current ones, counts starting afresh.
 
-        A `reboot` without `match` is not kept: it is returned for the caller to carry out now.
+        Faults that act when set (`blackhole`, and `reboot` without `match`) are not kept: they
+        are returned for the caller to carry out now.
         """
         immediate: list[Fault] = []
         active: list[_ActiveFault] = []
         for fault in faults:
-            if fault.kind is FaultKind.REBOOT and fault.match is None:
+            if fault.kind in WHEN_SET_KINDS or (fault.kind is FaultKind.REBOOT and fault.match is None):
                 immediate.append(fault)
             else:
                 active.append(_ActiveFault(fault))
@@ -48,14 +56,18 @@ class FaultBoard:
             self._active = active
         return immediate
 
-    def plan(self, line: str, *, mutating: bool) -> FaultPlan:
-        """Decide the faults for the command `line`, using up one count of each fault applied."""
+    def plan(self, line: str, *, mutating: bool, commands: Sequence[str] = ()) -> FaultPlan:
+        """Decide the faults for the exec request `line`, using up one count of each fault applied.
+
+        A fault matches when its pattern is found in the line or in one of its `commands` (their
+        own texts), so `^/disk add` also matches a `/disk add` after a `;`. `mutating`: whether any
+        command of the line adds, sets or removes (`no_space` skips the line otherwise)."""
         latency = 0.0
         action: Fault | None = None
         with self._lock:
             for active in self._active:
                 fault = active.fault
-                if not fault.matches(line) or (fault.kind is FaultKind.NO_SPACE and not mutating):
+                if not fault.matches(line, *commands) or (fault.kind is FaultKind.NO_SPACE and not mutating):
                     continue
                 if fault.kind is FaultKind.LATENCY:
                     latency += fault.seconds or 0.0
@@ -66,9 +78,7 @@ class FaultBoard:
                 if active.remaining is not None:
                     active.remaining -= 1
             self._active = [active for active in self._active if active.remaining != 0]
-        if action is None:
-            return FaultPlan(latency=latency)
-        return FaultPlan(latency=latency, action=action.kind, reboot_seconds=action.seconds or 0.0)
+        return FaultPlan(latency=latency, fault=action)
 
 
 class FaultFile:

@@ -1,9 +1,11 @@
 """Injectable faults (R-6) and their two textual forms: CLI specs and the faults.json document.
 
 Spec syntax: `kind[:seconds][@count][~match]`, for example `latency:0.5`, `drop@1~^/disk add`,
-`reboot:5`, `hang~monitor-traffic`. `match` is everything after the first `~`: a Python regular
-expression searched in the raw command line. `seconds` is required for `latency` and `reboot` and
-refused for the other kinds. Without `count` a fault affects every matching command.
+`reboot:5`, `hang~monitor-traffic`, `blackhole:30`. `match` is everything after the first `~`: a
+Python regular expression searched in the raw exec line and in each of its commands' own text.
+`seconds` is required for `latency` and `reboot`, optional for `blackhole` and refused for the
+other kinds. Without `count` a fault affects every matching exec request. `blackhole` acts when
+it is set, on the connections established then: it takes no `match` and no `count`.
 """
 
 from __future__ import annotations
@@ -32,9 +34,15 @@ class FaultKind(Enum):
     """Never answer; the channel stays open until the client closes it or the server stops."""
     REBOOT = "reboot"
     """Drop every connection and refuse new ones for `seconds`; state survives."""
+    BLACKHOLE = "blackhole"
+    """Stop reading from and writing to every established connection, without closing any, for
+    `seconds` or until the faults are replaced; connections made afterwards work normally."""
 
 
-_TIMED_KINDS = frozenset({FaultKind.LATENCY, FaultKind.REBOOT})
+_NEEDS_SECONDS = frozenset({FaultKind.LATENCY, FaultKind.REBOOT})
+_TAKES_SECONDS = _NEEDS_SECONDS | {FaultKind.BLACKHOLE}
+WHEN_SET_KINDS = frozenset({FaultKind.BLACKHOLE})
+"""Kinds that act once, when the faults are set, rather than on matching commands."""
 _SPEC_HEAD = re.compile(r"(?P<kind>[a-z_]+)(?::(?P<seconds>[0-9]+(?:\.[0-9]+)?))?(?:@(?P<count>[0-9]+))?")
 
 
@@ -46,9 +54,12 @@ class Fault:
     match: str | None = None
 
     def __post_init__(self) -> None:
-        if (self.kind in _TIMED_KINDS) != (self.seconds is not None):
-            needs = "needs" if self.kind in _TIMED_KINDS else "takes no"
-            raise ValueError(f"fault {self.kind.value} {needs} seconds")
+        if self.kind in _NEEDS_SECONDS and self.seconds is None:
+            raise ValueError(f"fault {self.kind.value} needs seconds")
+        if self.kind not in _TAKES_SECONDS and self.seconds is not None:
+            raise ValueError(f"fault {self.kind.value} takes no seconds")
+        if self.kind in WHEN_SET_KINDS and (self.match is not None or self.count is not None):
+            raise ValueError(f"fault {self.kind.value} takes no match or count: it acts when it is set")
         if self.seconds is not None and not (math.isfinite(self.seconds) and self.seconds >= 0):
             raise ValueError(f"fault {self.kind.value}: seconds must be a non-negative number")
         if self.count is not None and self.count < 1:
@@ -59,8 +70,9 @@ class Fault:
             except re.error as error:
                 raise ValueError(f"fault {self.kind.value}: bad match pattern: {error}") from None
 
-    def matches(self, line: str) -> bool:
-        return self.match is None or re.search(self.match, line) is not None
+    def matches(self, *texts: str) -> bool:
+        """True without `match`, else when the pattern is found in any of `texts`."""
+        return self.match is None or any(re.search(self.match, text) is not None for text in texts)
 
     def to_spec(self) -> str:
         spec = self.kind.value

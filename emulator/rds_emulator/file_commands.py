@@ -9,6 +9,7 @@ from .entries import FILE_STYLE, Entry, file_entry
 from .errors import Failure, InvalidValue, NoMatchingValue
 from .files import name_parts
 from .listing import print_entries
+from .model import format_item_id
 from .outcomes import Outcome, Reply
 from .selection import select
 
@@ -50,7 +51,7 @@ def add(appliance: Appliance, command: Command, width: int) -> Outcome:
     if parent and not appliance.tree.is_directory(parent):
         raise Failure("directory does not exist")
     appliance.tree.make_directory(name)
-    return Reply("")
+    return Reply("", value=format_item_id(appliance.tree.item_id(name)))
 
 
 def _candidates(appliance: Appliance) -> list[tuple[str, Entry]]:

@@ -25,6 +25,7 @@ class FileNode:
     size: int
     modified: datetime
     """Last modification in UTC; printed as the file's creation time."""
+    item_id: int = 0
 
 
 def name_parts(path: str) -> tuple[str, ...]:
@@ -37,8 +38,21 @@ def name_parts(path: str) -> tuple[str, ...]:
 
 
 class FileTree:
+    """Files get internal ids when first seen (listed or created by `make_directory`); an id
+    lasts while its file does and the emulator runs, and is never reused. Not thread-safe: callers
+    hold the appliance lock."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._ids: dict[str, int] = {}
+        self._next_id = 1
+
+    def item_id(self, name: str) -> int:
+        key = "/".join(name_parts(name))
+        if key not in self._ids:
+            self._ids[key] = self._next_id
+            self._next_id += 1
+        return self._ids[key]
 
     def host_path(self, name: str) -> Path:
         return self.root.joinpath(*name_parts(name))
@@ -51,20 +65,25 @@ class FileTree:
 
     def nodes(self) -> list[FileNode]:
         """Every file and directory under the root, sorted by name."""
-        found: list[FileNode] = []
-        for directory, subdirectories, file_names in os.walk(self.root):
-            for entry in [*subdirectories, *file_names]:
-                path = Path(directory, entry)
-                status = path.lstat()
-                found.append(
-                    FileNode(
-                        name=path.relative_to(self.root).as_posix(),
-                        is_directory=path.is_dir(),
-                        size=status.st_size,
-                        modified=datetime.fromtimestamp(status.st_mtime, tz=timezone.utc),
-                    )
-                )
-        return sorted(found, key=lambda node: node.name)
+        paths = sorted(
+            Path(directory, entry)
+            for directory, subdirectories, file_names in os.walk(self.root)
+            for entry in [*subdirectories, *file_names]
+        )
+        names = [path.relative_to(self.root).as_posix() for path in paths]
+        present = set(names)
+        self._ids = {name: number for name, number in self._ids.items() if name in present}
+        return sorted((self._node(name, path) for name, path in zip(names, paths)), key=lambda node: node.name)
+
+    def _node(self, name: str, path: Path) -> FileNode:
+        status = path.lstat()
+        return FileNode(
+            name=name,
+            is_directory=path.is_dir(),
+            size=status.st_size,
+            modified=datetime.fromtimestamp(status.st_mtime, tz=timezone.utc),
+            item_id=self.item_id(name),
+        )
 
     def allocated_bytes(self, name: str) -> int:
         """Bytes really allocated (st_blocks) by the files under `name`."""
@@ -103,6 +122,10 @@ class FileTree:
         self.host_path(name).mkdir()
 
     def remove(self, name: str) -> None:
+        key = "/".join(name_parts(name))
+        self._ids = {
+            known: number for known, number in self._ids.items() if known != key and not known.startswith(f"{key}/")
+        }
         path = self.host_path(name)
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)

@@ -7,6 +7,13 @@ from dataclasses import dataclass
 DEFAULT_NVME_PORT = 4420
 NQN_PREFIX = "nqn.2000-02.com.mikrotik:"
 """Prefix of the NQN the emulator assigns to an exported disk that was given none."""
+PARTITION_ID = 1
+"""Internal id of the pool partition; file disks are numbered after it."""
+
+
+def format_item_id(number: int) -> str:
+    """RouterOS prints internal ids as `*` and upper-case hex: `*1A`."""
+    return f"*{number:X}"
 
 
 @dataclass(frozen=True)
@@ -23,6 +30,8 @@ class Disk:
     nvme_tcp_server_nqn: str = ""
     nvme_tcp_server_allow_host_name: str = ""
     nvme_tcp_server_password: str = ""
+    item_id: int = 0
+    """Internal id (`*<hex>`): given by the disk table when the disk is added, never reused."""
 
     @property
     def file_name(self) -> str:

@@ -11,6 +11,8 @@ from typing import Union
 class Reply:
     text: str
     exit_status: int = 0
+    value: str = ""
+    """The command's return value, what `:put [<command>]` prints: the new item's id for `add`."""
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,8 @@ class Monitor:
 
     render: Callable[[], str]
     interval: float = 1.0
+    lead: str = ""
+    """Sent once before the first block: the output of the commands before it on the line."""
 
 
 Outcome = Union[Reply, Monitor]

@@ -3,6 +3,7 @@
 Threads (all daemons, all ended by `stop()`): one accepting connections, one per connection
 (key exchange, then accepting its channels), one per channel (its command), one watching
 faults.json, and one waiting out a reboot window. Every wait is bounded or wakes on `stop()`.
+Each connection's transport talks through a `GatedSocket`, which the `blackhole` fault shuts.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import contextlib
 import socket
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -21,7 +22,8 @@ import paramiko
 from .appliance import Appliance, ApplianceSettings
 from .config import MAX_WIDTH, MIN_WIDTH, EmulatorConfig
 from .fault_board import FaultBoard, FaultFile, FaultPlan
-from .faults import Fault
+from .faults import Fault, FaultKind
+from .gate import GatedSocket
 from .hostkey import load_or_create_host_key, public_key_line
 from .session import SessionContext, run_command
 from .ssh_interface import ConnectionInterface
@@ -35,6 +37,7 @@ class _Connection:
     def __init__(self, number: int, sock: socket.socket) -> None:
         self.number = number
         self.sock = sock
+        self.gate = GatedSocket(sock)
         self.transport: Any = None
 
     def drop(self) -> None:
@@ -134,9 +137,27 @@ class EmulatorServer:
         self.stop()
 
     def set_faults(self, faults: Iterable[Fault]) -> None:
-        """Replace the faults in force; a `reboot` without `match` happens right away."""
-        for fault in self._faults.replace(faults):
-            self._reboot(fault.seconds or 0.0)
+        """Replace the faults in force; a `reboot` without `match` happens right away. A `blackhole`
+        silences the connections established now; any replacement lifts the previous one."""
+        immediate = self._faults.replace(faults)
+        blackholes = [fault for fault in immediate if fault.kind is FaultKind.BLACKHOLE]
+        self._blackhole(blackholes[0] if blackholes else None)
+        for fault in immediate:
+            if fault.kind is FaultKind.REBOOT:
+                self._reboot(fault.seconds or 0.0)
+
+    def _blackhole(self, fault: Fault | None) -> None:
+        """Shut the gate of every established connection (for the fault's seconds, or until the
+        next call), or open them all when `fault` is None. Returns once nothing more is read."""
+        with self._lock:
+            connections = list(self._connections.values())
+        for connection in connections:
+            if fault is None:
+                connection.gate.open()
+            else:
+                connection.gate.shut(fault.seconds)
+        for connection in connections:
+            connection.gate.settle()
 
     def _open_listener(self, host: str, port: int) -> socket.socket:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -185,7 +206,7 @@ class EmulatorServer:
             self._stats.connection_closed(number)
 
     def _run_transport(self, connection: _Connection) -> None:
-        transport = paramiko.Transport(connection.sock)
+        transport = paramiko.Transport(connection.gate)
         transport.local_version = "SSH-2.0-ROSSSH"
         transport.add_server_key(self._host_key)
         connection.transport = transport
@@ -221,7 +242,7 @@ class EmulatorServer:
             command = interface.wait_for_exec(channel, abandoned)
             if command is None:
                 return
-            self._stats.command_executed(connection.number)
+            self._stats.exec_requested(connection.number)
             self._poll_fault_file()
             context = SessionContext(
                 appliance=self._appliance,
@@ -232,6 +253,7 @@ class EmulatorServer:
                 reboot=self._reboot,
                 abandoned=abandoned,
                 release_session=release_session,
+                commands_ran=lambda count: self._stats.commands_ran(connection.number, count),
             )
             run_command(channel, command, context)
         except (OSError, EOFError, paramiko.SSHException):
@@ -241,8 +263,8 @@ class EmulatorServer:
             with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
                 channel.close()
 
-    def _plan_faults(self, line: str, mutating: bool) -> FaultPlan:
-        return self._faults.plan(line, mutating=mutating)
+    def _plan_faults(self, line: str, mutating: bool, commands: Sequence[str]) -> FaultPlan:
+        return self._faults.plan(line, mutating=mutating, commands=commands)
 
     def _reboot(self, seconds: float) -> None:
         """Drop every connection and refuse new ones (no listener) for `seconds`."""

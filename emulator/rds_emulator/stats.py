@@ -1,4 +1,5 @@
-"""Counters that let tests prove how a client uses the server (sessions per connection above all).
+"""Counters that let tests prove how a client uses the server: sessions per connection, and
+round trips (exec requests) apart from the console commands they carried.
 
 The counters are exact at once through `snapshot()`. The file mirror, stats.json, is rewritten by
 a background writer at most every `PUBLISH_INTERVAL` seconds after a change, and once more when
@@ -24,7 +25,10 @@ class ConnectionStats:
     id: int
     peer: str
     open: bool
+    exec_requests: int
+    commands_run: int
     commands_executed: int
+    """The same as `exec_requests`: the older name, kept for existing readers."""
     sessions_current: int
     sessions_peak: int
     sessions_refused: int
@@ -32,8 +36,13 @@ class ConnectionStats:
 
 @dataclass(frozen=True)
 class Stats:
+    exec_requests: int
+    """Every exec request received (one round trip), whatever became of it (errors and faults included)."""
+    commands_run: int
+    """Console statements started, over all exec lines: each of `a; b` counts, a failing one too,
+    but none after it and none of a line refused by the parser or by a fault before it ran."""
     commands_executed: int
-    """Every exec request received, whatever became of it (errors and faults included)."""
+    """The same as `exec_requests`: the older name, kept for existing readers."""
     connections_accepted: int
     sessions_current: int
     sessions_peak: int
@@ -45,7 +54,8 @@ class Stats:
 class _Counters:
     peer: str
     open: bool = True
-    commands_executed: int = 0
+    exec_requests: int = 0
+    commands_run: int = 0
     sessions_current: int = 0
     sessions_peak: int = 0
     sessions_refused: int = 0
@@ -57,7 +67,8 @@ class StatsRecorder:
         self._lock = threading.Lock()
         self._connections: dict[int, _Counters] = {}
         self._accepted = 0
-        self._commands = 0
+        self._exec_requests = 0
+        self._commands_run = 0
         self._current = 0
         self._peak = 0
         self._refused = 0
@@ -115,12 +126,20 @@ class StatsRecorder:
             self._current -= 1
             self._publish()
 
-    def command_executed(self, connection: int) -> None:
+    def exec_requested(self, connection: int) -> None:
         with self._lock:
             counters = self._connections.get(connection)
             if counters is not None:
-                counters.commands_executed += 1
-            self._commands += 1
+                counters.exec_requests += 1
+            self._exec_requests += 1
+            self._publish()
+
+    def commands_ran(self, connection: int, count: int) -> None:
+        with self._lock:
+            counters = self._connections.get(connection)
+            if counters is not None:
+                counters.commands_run += count
+            self._commands_run += count
             self._publish()
 
     def snapshot(self) -> Stats:
@@ -129,13 +148,16 @@ class StatsRecorder:
 
     def _snapshot(self) -> Stats:
         return Stats(
-            commands_executed=self._commands,
+            exec_requests=self._exec_requests,
+            commands_run=self._commands_run,
+            commands_executed=self._exec_requests,
             connections_accepted=self._accepted,
             sessions_current=self._current,
             sessions_peak=self._peak,
             sessions_refused=self._refused,
             connections=tuple(
-                ConnectionStats(id=key, **asdict(counters)) for key, counters in self._connections.items()
+                ConnectionStats(id=key, commands_executed=counters.exec_requests, **asdict(counters))
+                for key, counters in self._connections.items()
             ),
         )
 

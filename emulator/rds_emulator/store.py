@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
 from .atomicio import write_json_atomically
 from .files import FileTree
 from .jsontypes import JsonObject, JsonValue
-from .model import Disk
+from .model import PARTITION_ID, Disk
 
 _FORMAT = 1
 _T = TypeVar("_T")
@@ -27,25 +28,39 @@ class DiskTable:
         self._exports_path = state_dir / "exports.json"
         self._tree = tree
         self._disks: tuple[Disk, ...] = ()
+        self._next_id = PARTITION_ID + 1
 
     @property
     def disks(self) -> tuple[Disk, ...]:
         return self._disks
 
+    @property
+    def next_id(self) -> int:
+        """The id the next added disk gets: ids only grow, so a removed disk's id is never reused."""
+        return self._next_id
+
     def load(self) -> None:
         """Read `config.json` if there is one, then write both files so they exist and agree."""
-        disks: tuple[Disk, ...] = ()
+        disks: list[Disk] = []
         if self._config_path.exists():
             document = json.loads(self._config_path.read_text(encoding="utf-8"))
             if document.get("format") != _FORMAT:
                 raise ValueError(f"{self._config_path}: unknown format {document.get('format')!r}")
-            disks = tuple(_disk_from_json(entry) for entry in document["disks"])
+            if "next-id" in document:
+                self._next_id = max(self._next_id, _typed(document, "next-id", int))
+            disks = _numbered([_disk_from_json(entry) for entry in document["disks"]], self._next_id)
         self.commit(disks)
 
     def commit(self, disks: Sequence[Disk]) -> None:
         self._disks = tuple(disks)
+        self._next_id = max([self._next_id, *(disk.item_id + 1 for disk in self._disks)])
         write_json_atomically(
-            self._config_path, {"format": _FORMAT, "disks": [_disk_to_json(disk) for disk in self._disks]}
+            self._config_path,
+            {
+                "format": _FORMAT,
+                "next-id": self._next_id,
+                "disks": [_disk_to_json(disk) for disk in self._disks],
+            },
         )
         self._write_exports()
 
@@ -64,8 +79,22 @@ class DiskTable:
         write_json_atomically(self._exports_path, exports)
 
 
+def _numbered(disks: Sequence[Disk], first_free: int) -> list[Disk]:
+    """Disks of a config.json written before disks had ids get new ids after every known one."""
+    next_id = max([first_free, *(disk.item_id + 1 for disk in disks)])
+    numbered: list[Disk] = []
+    for disk in disks:
+        if disk.item_id > PARTITION_ID:
+            numbered.append(disk)
+            continue
+        numbered.append(replace(disk, item_id=next_id))
+        next_id += 1
+    return numbered
+
+
 def _disk_to_json(disk: Disk) -> JsonObject:
     return {
+        "id": disk.item_id,
         "slot": disk.slot,
         "file-path": disk.file_path,
         "file-size": disk.file_size,
@@ -93,6 +122,7 @@ def _disk_from_json(entry: JsonValue) -> Disk:
         nvme_tcp_server_nqn=_typed(entry, "nvme-tcp-server-nqn", str),
         nvme_tcp_server_allow_host_name=_typed(entry, "nvme-tcp-server-allow-host-name", str),
         nvme_tcp_server_password=_typed(entry, "nvme-tcp-server-password", str),
+        item_id=_typed(entry, "id", int) if "id" in entry else 0,
     )
 
 

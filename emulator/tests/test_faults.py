@@ -18,6 +18,8 @@ from rds_emulator.faults import Fault, FaultKind, parse_fault_spec, read_faults_
         ("lose_reply~slot=a@b:c", Fault(FaultKind.LOSE_REPLY, match="slot=a@b:c")),
         ("no_space@2", Fault(FaultKind.NO_SPACE, count=2)),
         ("hang~", Fault(FaultKind.HANG, match="")),
+        ("blackhole", Fault(FaultKind.BLACKHOLE)),
+        ("blackhole:30", Fault(FaultKind.BLACKHOLE, seconds=30.0)),
     ],
 )
 def test_specs_parse_and_print_back(spec: str, fault: Fault) -> None:
@@ -34,6 +36,8 @@ def test_specs_parse_and_print_back(spec: str, fault: Fault) -> None:
         ("hang@0", "count must be at least 1"),
         ("hang~(", "bad match pattern"),
         ("latency:fast", "expected kind"),
+        ("blackhole~add", "takes no match or count"),
+        ("blackhole:5@1", "takes no match or count"),
     ],
 )
 def test_bad_specs_are_explained(spec: str, message: str) -> None:
@@ -51,17 +55,13 @@ def test_faults_file_round_trip(tmp_path: Path) -> None:
 
 def test_board_sums_latency_and_takes_the_first_other_fault() -> None:
     board = FaultBoard()
+    hang, drop = Fault(FaultKind.HANG, match="print"), Fault(FaultKind.DROP)
     board.replace(
-        [
-            Fault(FaultKind.LATENCY, seconds=0.5),
-            Fault(FaultKind.LATENCY, seconds=0.25, match="print"),
-            Fault(FaultKind.HANG, match="print"),
-            Fault(FaultKind.DROP),
-        ]
+        [Fault(FaultKind.LATENCY, seconds=0.5), Fault(FaultKind.LATENCY, seconds=0.25, match="print"), hang, drop]
     )
 
-    assert board.plan("/disk print", mutating=False) == FaultPlan(latency=0.75, action=FaultKind.HANG)
-    assert board.plan("/disk add", mutating=True) == FaultPlan(latency=0.5, action=FaultKind.DROP)
+    assert board.plan("/disk print", mutating=False) == FaultPlan(latency=0.75, fault=hang)
+    assert board.plan("/disk add", mutating=True) == FaultPlan(latency=0.5, fault=drop)
 
 
 def test_board_counts_down_and_forgets_used_faults() -> None:
@@ -88,7 +88,8 @@ def test_reboot_without_match_is_handed_back_for_now() -> None:
     later = Fault(FaultKind.REBOOT, seconds=2.0, match="remove")
 
     assert board.replace([now, later]) == [now]
-    assert board.plan("/disk remove [find]", mutating=True) == FaultPlan(action=FaultKind.REBOOT, reboot_seconds=2.0)
+    plan = board.plan("/disk remove [find]", mutating=True)
+    assert (plan.action, plan.reboot_seconds) == (FaultKind.REBOOT, 2.0)
 
 
 def test_fault_file_ignores_what_was_there_at_start_and_sees_changes(tmp_path: Path) -> None:
@@ -102,3 +103,20 @@ def test_fault_file_ignores_what_was_there_at_start_and_sees_changes(tmp_path: P
     assert watcher.changed_faults() is None
     path.unlink()
     assert watcher.changed_faults() == ()
+
+
+def test_blackhole_is_handed_back_for_now_and_never_planned() -> None:
+    board = FaultBoard()
+    blackhole = Fault(FaultKind.BLACKHOLE, seconds=3.0)
+
+    assert board.replace([blackhole]) == [blackhole]
+    assert board.plan("/disk print", mutating=False) == FaultPlan()
+
+
+def test_a_pattern_finds_a_command_after_a_semicolon() -> None:
+    board = FaultBoard()
+    drop = Fault(FaultKind.DROP, match="^/disk add")
+    board.replace([drop])
+
+    assert board.plan("/disk print; /disk add", mutating=True).action is None
+    assert board.plan("/disk print; /disk add", mutating=True, commands=["/disk print", "/disk add"]).fault == drop

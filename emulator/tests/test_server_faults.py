@@ -151,3 +151,37 @@ def test_a_dropped_client_sees_an_ssh_error_on_its_next_command(emulator: Emulat
 
     with pytest.raises((paramiko.SSHException, EOFError, OSError)):
         run_on(client, "/system identity print")
+
+
+def test_a_fault_matching_any_command_of_a_line_applies_to_the_line(emulator: Emulator) -> None:
+    emulator.server.set_faults([Fault(FaultKind.DROP, count=1, match="^/disk add")])
+
+    assert connection_dropped(lambda: emulator.run(f"/disk print; {ADD}"))
+    assert emulator.slots() == []
+    assert emulator.run(f"/disk print; {ADD}")[0] == 0
+    assert emulator.slots() == ["a"]
+
+
+def test_lose_reply_runs_the_whole_line(emulator: Emulator) -> None:
+    emulator.server.set_faults([Fault(FaultKind.LOSE_REPLY, count=1, match="slot=b")])
+    second = ADD.replace("slot=a", "slot=b").replace("a.img", "b.img")
+
+    assert connection_dropped(lambda: emulator.run(f"{ADD}; {second}"))
+    assert emulator.slots() == ["a", "b"]
+
+
+def test_no_space_refuses_the_matching_command_of_a_line(emulator: Emulator) -> None:
+    identity = emulator.ok("/system identity print")
+    emulator.server.set_faults([Fault(FaultKind.NO_SPACE, match="slot=b")])
+    b, c = (ADD.replace("slot=a", f"slot={slot}").replace("a.img", f"{slot}.img") for slot in "bc")
+
+    assert emulator.run(f"/system identity print; {ADD}; {b}; {c}") == (1, f"{identity}failure: not enough space\n")
+    assert emulator.slots() == ["a"]
+
+
+def test_latency_applies_once_per_line(emulator: Emulator) -> None:
+    emulator.server.set_faults([Fault(FaultKind.LATENCY, seconds=0.5, match="identity")])
+
+    started = time.monotonic()
+    emulator.ok("/system identity print; /system identity print; /system identity print")
+    assert 0.5 <= time.monotonic() - started < 1.0
