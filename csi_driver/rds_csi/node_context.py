@@ -14,6 +14,7 @@ from typing import Any
 
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_cli import ConnectTarget
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import nqn_for
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import DEFAULT_NVME_PORT
 
 from rds_csi.capabilities import AccessType, access_type, unsupported_reason
 from rds_csi.errors import invalid
@@ -41,7 +42,7 @@ def connect_target(
     return ConnectTarget(
         nqn=volume_nqn(volume_id, publish_context, volume_context),
         traddr=address,
-        trsvcid=_integer(what, "nvmePort", value("nvmePort"), 4420),
+        trsvcid=_integer(what, "nvmePort", value("nvmePort"), DEFAULT_NVME_PORT),
         hostnqn=host_nqn or None,
         ctrl_loss_tmo=_integer(what, "ctrlLossTmo", value("ctrlLossTmo"), -1),
         reconnect_delay=_integer(what, "reconnectDelay", value("reconnectDelay"), 5),

@@ -8,24 +8,22 @@ its UUID, which does. See docs/csi-driver.md "Host NQN".
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Optional
 
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import host_uuid_of, uuid_host_nqn
+
 ZONE_KEY = "topology.rds.csi.srvlab.io/zone"
 HOST_UUID_KEY = "hostnqn.rds.csi.srvlab.io/uuid"
-UUID_HOST_NQN = "nqn.2014-08.org.nvmexpress:uuid:"
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 
 def host_segments(host_nqn: str) -> dict[str, str]:
     """The topology segment that carries the host NQN, when it is of the UUID form."""
-    if host_nqn.startswith(UUID_HOST_NQN) and _UUID.match(host_nqn[len(UUID_HOST_NQN) :]):
-        return {HOST_UUID_KEY: host_nqn[len(UUID_HOST_NQN) :]}
-    return {}
+    host_uuid = host_uuid_of(host_nqn)
+    return {HOST_UUID_KEY: host_uuid} if host_uuid is not None and host_nqn == uuid_host_nqn(host_uuid) else {}
 
 
 def host_nqn_from_segments(segments: Mapping[str, str]) -> Optional[str]:
     """The host NQN a node published with :func:`host_segments` (for the controller's fencing)."""
-    uuid = segments.get(HOST_UUID_KEY, "")
-    return UUID_HOST_NQN + uuid if _UUID.match(uuid) else None
+    host_nqn = uuid_host_nqn(segments.get(HOST_UUID_KEY, ""))
+    return host_nqn if host_uuid_of(host_nqn) is not None else None

@@ -26,8 +26,10 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import Inval
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import (
     NQN_BASE,
     VOLUME_SLOT_PREFIX,
+    host_uuid_of,
     nqn_for,
     nqn_problem,
+    uuid_host_nqn,
 )
 
 DEFAULT_CONFIG_FILE = "/etc/srvlab-rds/node.yaml"
@@ -42,7 +44,6 @@ CSI_VOLUME_NQN = re.compile(
 )
 EXAMPLE_CSI_NQN = nqn_for(VOLUME_SLOT_PREFIX + "00000000-0000-0000-0000-000000000000")
 _LINE = re.compile(r"(?P<key>[A-Za-z_][A-Za-z0-9_-]*)\s*:\s*(?P<value>.*)\Z")
-_UUID_NQN = re.compile(r"nqn\.2014-08\.org\.nvmexpress:uuid:(?P<uuid>[0-9a-fA-F-]{36})\Z")
 
 
 @dataclass(frozen=True)
@@ -124,14 +125,13 @@ def plan_identity(hostnqn: Optional[str], hostid: Optional[str], new_uuid: str) 
             % (hostnqn, problem)
         )
     if not hostid:
-        match = _UUID_NQN.match(hostnqn)
-        hostid = match.group("uuid").lower() if match else new_uuid
+        hostid = host_uuid_of(hostnqn) or new_uuid
         write_hostid = True
     else:
         write_hostid = False
     write_hostnqn = not hostnqn
     if write_hostnqn:
-        hostnqn = "nqn.2014-08.org.nvmexpress:uuid:%s" % hostid
+        hostnqn = uuid_host_nqn(hostid)
     return HostIdentity(hostnqn, hostid), write_hostnqn, write_hostid
 
 

@@ -23,13 +23,28 @@ DEFAULT_NVME_PORT = 4420
 DEFAULT_POOL = "storage-pool"
 DEFAULT_BASE_PATH = "/" + DEFAULT_POOL + "/metal-csi"
 IMAGE_SUFFIX = ".img"
+# The NVMe specification's host NQN built from a UUID (what nvme gen-hostnqn writes).
+UUID_HOST_NQN_BASE = "nqn.2014-08.org.nvmexpress:uuid:"
 
 _ABSOLUTE_PATH = re.compile(r"/[^/\x00-\x1f]+(/[^/\x00-\x1f]+)*\Z")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 
 def nqn_for(slot: str) -> str:
     """The subsystem NQN the RDS exports a volume's disk under."""
     return (NQN_BASE + slot).lower()
+
+
+def uuid_host_nqn(host_uuid: str) -> str:
+    return UUID_HOST_NQN_BASE + host_uuid
+
+
+def host_uuid_of(host_nqn: str) -> Optional[str]:
+    """The UUID of a host NQN of the UUID form, lower-cased; None for any other NQN."""
+    if not host_nqn.startswith(UUID_HOST_NQN_BASE):
+        return None
+    rest = host_nqn[len(UUID_HOST_NQN_BASE) :].lower()
+    return rest if _UUID.match(rest) else None
 
 
 def nqn_problem(nqn: str) -> Optional[str]:

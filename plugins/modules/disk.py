@@ -262,6 +262,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk_plan import (
 )
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import RdsError
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_module import argument_spec, managed_policy, run_rds_module
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import DEFAULT_BASE_PATH
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_sizes import parse_size
 
 # One disk's options, declared once: the top-level options in single mode and the elements of
@@ -286,7 +287,7 @@ ARGUMENT_SPEC = argument_spec(
         "disks": {"type": "list", "elements": "dict", "options": DISK_ENTRY},
         "force": {"type": "bool", "default": False},
         "remove_file": {"type": "bool", "default": True},
-        "base_path": {"type": "str", "default": "/storage-pool/metal-csi"},
+        "base_path": {"type": "str", "default": DEFAULT_BASE_PATH},
     },
     managed=True,
 )
