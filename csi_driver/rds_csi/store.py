@@ -19,7 +19,6 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import Disk, D
 class VolumeStore(Protocol):
     def survey(self, slots: Sequence[str] = (), files: Sequence[str] = (), pool: Optional[str] = None) -> Survey:
         """The named disks and files, and the pool's capacity when ``pool`` is given, in one read."""
-        ...
 
     def list_disks(self, slot_regex: Optional[str] = None, file_disks_only: bool = True) -> list[Disk]: ...
 
@@ -27,12 +26,10 @@ class VolumeStore(Protocol):
 
     def ensure_directory(self, path: str) -> bool:
         """Create ``path`` and missing parents; True when something was created. Concurrent callers all succeed."""
-        ...
 
     def create_disk(self, spec: DiskSpec, source: Optional[Disk] = None) -> Disk:
         """Create a disk the caller found absent (a ``copy-from`` of ``source`` when given); AlreadyExistsError
         when another caller created it first."""
-        ...
 
     def resize_disk(self, slot: str, size: int, current: Optional[Disk] = None) -> Disk: ...
 

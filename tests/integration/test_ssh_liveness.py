@@ -83,11 +83,11 @@ def test_the_connection_has_tcp_keepalive(connect: Callable[..., RdsClient], emu
 def keepalive_due(address: str) -> Optional[float]:
     """Seconds until the keepalive timer of the local IPv4 TCP socket at ``address`` fires; None
     when another timer or none runs. /proc/net/tcp: ``tr`` 2 is keepalive, ``tm->when`` in 1/100 s."""
-    host, _, port = address.rpartition(":")
+    host, port = address.rsplit(":", 1)
     local = "%s:%04X" % (socket.inet_aton(host)[::-1].hex().upper(), int(port))
     for line in TCP_TABLE.read_text().splitlines()[1:]:
         fields = line.split()
-        timer, _, when = fields[5].partition(":")
+        timer, when = fields[5].split(":", 1)
         if fields[1] == local and timer == "02":
             return int(when, 16) / 100
     return None

@@ -117,7 +117,7 @@ def documented_options() -> Iterator[tuple[str, str, Any]]:
 def test_documented_defaults_are_the_rules(option: str) -> None:
     found = [(source, default) for source, name, default in documented_options() if name == option]
     assert found, "no documentation names a default for %s" % option
-    assert all(default == DEFAULTS[option] for _, default in found), found
+    assert all(default == DEFAULTS[option] for _source, default in found), found
 
 
 def test_role_defaults_are_the_rules() -> None:
