@@ -27,8 +27,6 @@ class ConnectionStats:
     open: bool
     exec_requests: int
     commands_run: int
-    commands_executed: int
-    """The same as `exec_requests`: the older name, kept for existing readers."""
     sessions_current: int
     sessions_peak: int
     sessions_refused: int
@@ -41,8 +39,6 @@ class Stats:
     commands_run: int
     """Console statements started, over all exec lines: each of `a; b` counts, a failing one too,
     but none after it and none of a line refused by the parser or by a fault before it ran."""
-    commands_executed: int
-    """The same as `exec_requests`: the older name, kept for existing readers."""
     connections_accepted: int
     sessions_current: int
     sessions_peak: int
@@ -150,13 +146,12 @@ class StatsRecorder:
         return Stats(
             exec_requests=self._exec_requests,
             commands_run=self._commands_run,
-            commands_executed=self._exec_requests,
             connections_accepted=self._accepted,
             sessions_current=self._current,
             sessions_peak=self._peak,
             sessions_refused=self._refused,
             connections=tuple(
-                ConnectionStats(id=key, commands_executed=counters.exec_requests, **asdict(counters))
+                ConnectionStats(id=key, **asdict(counters))
                 for key, counters in self._connections.items()
             ),
         )

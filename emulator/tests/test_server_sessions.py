@@ -51,17 +51,17 @@ def test_stats_count_commands_and_connections_and_mirror_to_a_file(emulator: Emu
     run_on(client, "/nonsense")
 
     stats = emulator.server.stats
-    assert stats.commands_executed == 2
+    assert stats.exec_requests == 2
     assert stats.connections_accepted == 1
-    assert stats.connections[0].commands_executed == 2
+    assert stats.connections[0].exec_requests == 2
     mirror = emulator.server.state_dir / "stats.json"
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and not (
-        mirror.exists() and json.loads(mirror.read_text())["commands_executed"] == 2
+        mirror.exists() and json.loads(mirror.read_text())["exec_requests"] == 2
     ):
         time.sleep(0.05)
     mirrored = json.loads(mirror.read_text())
-    assert mirrored["commands_executed"] == 2
+    assert mirrored["exec_requests"] == 2
     assert mirrored["connections"][0]["sessions_peak"] == 1
 
 

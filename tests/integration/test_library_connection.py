@@ -134,4 +134,4 @@ def test_transient_failures_give_up_after_the_retry_budget(
     emulator.set_faults([Fault(FaultKind.DROP, match="print")])
     with pytest.raises(ConnectionLostError):
         client.list_disks()
-    assert emulator.stats.commands_executed >= 2
+    assert emulator.stats.exec_requests >= 2

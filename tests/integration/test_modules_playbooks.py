@@ -126,12 +126,12 @@ def test_playbooks_create_modify_remove_and_stay_idempotent(
     assert rds.get_file("/storage-pool/metal-csi/pvc-gone.img") is None
     assert rds.get_file("/storage-pool/metal-csi/pvc-r.img") is not None  # remove_file: false kept it
 
-    commands_before = emulator.stats.commands_executed
+    commands_before = emulator.stats.exec_requests
     second = run_playbook(tmp_path, desired_state_tasks(), defaults)
     assert {name: result["changed"] for name, result in second.results.items()} == dict.fromkeys(second.results, False)
     assert snapshot(rds) == on_rds
     # Each of the five tasks reads (version and state) and writes nothing: two or three commands each.
-    assert emulator.stats.commands_executed - commands_before <= 5 * 3 + 2
+    assert emulator.stats.exec_requests - commands_before <= 5 * 3 + 2
 
 
 def test_check_mode_predicts_changes_and_leaves_the_rds_alone(
@@ -182,9 +182,9 @@ def test_one_task_declaring_100_disks_reads_once_on_the_second_run(
     task = [{"register": "declared", "srvlab.rds.disk": {"disks": disks}}]
     counts = []
     for label in ("creating", "unchanged"):
-        before = emulator.stats.commands_executed
+        before = emulator.stats.exec_requests
         run = run_playbook(tmp_path, task, defaults)
-        counts.append(emulator.stats.commands_executed - before)
+        counts.append(emulator.stats.exec_requests - before)
         assert not run["declared"].get("failed"), label
     assert len(rds.list_disks()) == 100
     assert not run["declared"]["changed"]

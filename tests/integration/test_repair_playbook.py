@@ -71,10 +71,10 @@ def test_rds_runbooks(
     kubeconfig = kube_api.write_kubeconfig(tmp_path / "kubeconfig")
     inventory = _inventory(tmp_path, emulator, client_key[0])
 
-    commands_before = emulator.stats.commands_executed
+    commands_before = emulator.stats.exec_requests
     untagged = _repair(tmp_path, inventory, "-e", "volume_id=pvc-live")
     assert untagged.returncode == 0, untagged.stdout + untagged.stderr
-    assert emulator.stats.commands_executed == commands_before
+    assert emulator.stats.exec_requests == commands_before
 
     node_inspect = ("-e", "repair_node=node1", "-e", "ansible_become=false")
     inspected = _repair(tmp_path, inventory, "-t", "inspect", "-e", "volume_id=pvc-live", *node_inspect)
