@@ -151,8 +151,7 @@ class StatsRecorder:
             sessions_peak=self._peak,
             sessions_refused=self._refused,
             connections=tuple(
-                ConnectionStats(id=key, **asdict(counters))
-                for key, counters in self._connections.items()
+                ConnectionStats(id=key, **asdict(counters)) for key, counters in self._connections.items()
             ),
         )
 
