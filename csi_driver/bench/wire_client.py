@@ -9,6 +9,7 @@ written in Go, see of it. Unary calls only, one at a time; not for production us
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import time
@@ -45,10 +46,8 @@ class WireClient:
     def close(self) -> None:
         """Say goodbye when the server still listens; a server that already closed the connection is fine."""
         self._connection.close_connection()
-        try:
+        with contextlib.suppress(OSError):  # the driver closed an idle connection first: nothing left to tell
             self._socket.sendall(self._connection.data_to_send())
-        except OSError:
-            pass  # the driver closed an idle connection first: nothing is left to tell it
         self._socket.close()
 
     def call(self, path: str, request: Any, response_type: Any) -> tuple[Any, float]:
