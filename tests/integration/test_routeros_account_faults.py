@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, Optional
 
 import pytest
@@ -47,17 +46,7 @@ class RecordingTransport(SshTransport):
 
 
 @pytest.fixture
-def transport(emulator: EmulatorServer, client_key: tuple[Path, Path]) -> Iterator[RecordingTransport]:
-    host, port = emulator.address
-    settings = SshSettings(
-        host=host,
-        port=port,
-        username="admin",
-        private_key_file=str(client_key[0]),
-        host_key=emulator.host_public_key_line,
-        connect_timeout=5.0,
-        command_timeout=10.0,
-    )
+def transport(settings: SshSettings) -> Iterator[RecordingTransport]:
     recording = RecordingTransport(settings)
     yield recording
     recording.close()
