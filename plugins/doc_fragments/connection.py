@@ -79,6 +79,7 @@ options:
   managed_nqn_prefix:
     description:
       - NQN prefix of exports that belong to the CSI driver.
+      - Must not be empty, like O(managed_slot_prefix): an empty prefix would make every disk managed.
     type: str
     default: nqn.2000-02.com.mikrotik:pvc-
 """

@@ -11,13 +11,16 @@ from typing import Dict, Optional, Tuple
 
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import InvalidValueError, ParseError
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import (
+    DEFAULT_BASE_PATH,
     DEFAULT_NQN_PREFIX,
     DEFAULT_NVME_PORT,
     IMAGE_SUFFIX,
     VOLUME_SLOT_PREFIX,
+    is_under,
     nqn_problem,
     path_problem,
     port_problem,
+    prefix_problem,
     size_problem,
     slot_problem,
 )
@@ -81,15 +84,46 @@ class Disk:
 
 @dataclass(frozen=True)
 class ManagedPolicy:
-    """Which disks the driver owns (P-4.7): a slot under the slot prefix, exported (if at all) under the NQN prefix."""
+    """Which disks the driver owns (P-4.7): a slot under the slot prefix, exported (if at all) under the NQN
+    prefix; and where backing files may live without ``force`` (the managed base paths)."""
 
     slot_prefix: str = VOLUME_SLOT_PREFIX
     nqn_prefix: str = DEFAULT_NQN_PREFIX
+    base_paths: Tuple[str, ...] = (DEFAULT_BASE_PATH,)
 
     def is_managed(self, disk: Disk) -> bool:
         if not disk.is_file_disk or not disk.slot.startswith(self.slot_prefix):
             return False
         return not disk.export.nqn or disk.export.nqn.startswith(self.nqn_prefix)
+
+    def holds_file(self, path: str) -> bool:
+        """Whether a backing file at ``path`` lies under one of the managed base paths."""
+        return any(is_under(path, base) for base in self.base_paths)
+
+
+def check_policy(policy: ManagedPolicy) -> None:
+    """Raise InvalidValueError unless the prefixes and base paths can tell managed disks from the rest."""
+    for option, prefix in (("managed_slot_prefix", policy.slot_prefix), ("managed_nqn_prefix", policy.nqn_prefix)):
+        problem = prefix_problem(prefix)
+        if problem:
+            raise InvalidValueError("%s %r is refused: %s. Set it to the driver's prefix." % (option, prefix, problem))
+    problem = nqn_problem(policy.nqn_prefix)
+    if problem:
+        raise InvalidValueError(
+            "managed_nqn_prefix %r is not the start of an NVMe qualified name: %s." % (policy.nqn_prefix, problem)
+        )
+    if not policy.base_paths:
+        raise InvalidValueError(
+            "managed_base_paths is empty; list at least one directory for backing files, such as %s."
+            % DEFAULT_BASE_PATH
+        )
+    for base in policy.base_paths:
+        problem = path_problem(base)
+        if problem or base.strip("/").count("/") < 1:
+            raise InvalidValueError(
+                "managed_base_paths entry %r is not a directory inside a storage pool: %s."
+                % (base, problem or "use a directory below the pool, such as %s" % DEFAULT_BASE_PATH)
+            )
 
 
 @dataclass(frozen=True)

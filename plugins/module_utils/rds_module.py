@@ -8,12 +8,13 @@ turned into ``fail_json`` messages here and nowhere else.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable, Dict, Mapping, Optional
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback  # type: ignore[import-untyped]
 from ansible_collections.srvlab.rds.plugins.module_utils.library_errors import LibraryError
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RdsClient
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import ManagedPolicy
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import ManagedPolicy, check_policy
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import (
     AuthenticationError,
     HostKeyError,
@@ -72,7 +73,14 @@ def ssh_settings(params: Mapping[str, Any]) -> SshSettings:
 
 
 def managed_policy(params: Mapping[str, Any]) -> ManagedPolicy:
-    return ManagedPolicy(slot_prefix=params["managed_slot_prefix"], nqn_prefix=params["managed_nqn_prefix"])
+    """The task's managed prefixes (and base paths, for the modules that have the option); an empty prefix is
+    refused because it would claim every disk."""
+    policy = ManagedPolicy(slot_prefix=params["managed_slot_prefix"], nqn_prefix=params["managed_nqn_prefix"])
+    base_paths = params.get("managed_base_paths")
+    if base_paths is not None:
+        policy = replace(policy, base_paths=tuple(path.rstrip("/") for path in base_paths))
+    check_policy(policy)
+    return policy
 
 
 def error_message(error: LibraryError, host: str) -> str:

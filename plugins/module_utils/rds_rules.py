@@ -76,9 +76,24 @@ def size_problem(size: int) -> Optional[str]:
 
 
 def slot_problem(slot: str) -> Optional[str]:
+    """Why ``slot`` cannot name a disk, or None. A slot names the default backing file, so it holds no '/'."""
     if not isinstance(slot, str) or not slot.strip():
         return "a disk slot must be a non-empty name"
+    if slot != slot.strip() or "/" in slot or any(ord(char) < 32 or ord(char) == 127 for char in slot):
+        return "a disk slot must not contain '/', control characters or leading or trailing spaces"
     return None
+
+
+def prefix_problem(prefix: str) -> Optional[str]:
+    """Why ``prefix`` cannot mark what the driver manages, or None: an empty prefix would claim every disk."""
+    if not prefix or not prefix.strip():
+        return "an empty prefix would make every disk on the RDS managed"
+    return None
+
+
+def is_under(path: str, directory: str) -> bool:
+    """Whether ``path`` lies inside ``directory`` (at any depth), comparing whole path components."""
+    return path.startswith(directory.rstrip("/") + "/")
 
 
 def backing_file(base_path: str, slot: str) -> str:
