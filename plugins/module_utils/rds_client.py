@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import (
@@ -75,6 +75,9 @@ from ansible_collections.srvlab.rds.plugins.module_utils.routeros_output import 
 from ansible_collections.srvlab.rds.plugins.module_utils.ssh_transport import SshTransport
 
 LOG = logging.getLogger("srvlab.rds.client")
+# A survey asking for more disks or files than this prints the whole table once instead of one
+# print per item, so a long list stays one short command line; the items are sorted out here.
+_TARGETED_PRINTS = 8
 T = TypeVar("T")
 
 
@@ -88,11 +91,15 @@ class RetryPolicy:
 @dataclass(frozen=True)
 class Survey:
     """What one read of the RDS showed: the asked-for disks by slot and files by path (absent
-    ones are missing from the maps), and the pool's capacity when a pool was asked for."""
+    ones are missing from the maps), the pool's capacity when a pool was asked for, the disks
+    whose backing file is one of the asked-for ``users_of`` paths (by path), and the capacity of
+    every asked-for pool (by pool name; a name that is no pool is missing)."""
 
     disks: Dict[str, Disk] = field(default_factory=dict)
     files: Dict[str, RdsFile] = field(default_factory=dict)
     capacity: Optional[PoolCapacity] = None
+    users: Dict[str, Disk] = field(default_factory=dict)
+    capacities: Dict[str, PoolCapacity] = field(default_factory=dict)
 
 
 class RdsClient:
@@ -127,16 +134,25 @@ class RdsClient:
     def fields(self) -> DiskFields:
         return fields_for(self.version())
 
-    def survey(self, slots: Sequence[str] = (), files: Sequence[str] = (), pool: Optional[str] = None) -> Survey:
-        """Read the named disks, files and the pool's capacity in one round trip."""
+    def survey(
+        self,
+        slots: Sequence[str] = (),
+        files: Sequence[str] = (),
+        pool: Optional[str] = None,
+        users_of: Sequence[str] = (),
+        pools: Sequence[str] = (),
+    ) -> Survey:
+        """Read the named disks, files, the disks using the ``users_of`` files and the pools' capacities in one
+        round trip."""
         for slot in slots:
             check_slot(slot)
-        for path in files:
+        for path in (*files, *users_of):
             check_path(path)
-        prints = self._survey_prints(slots, files, pool)
+        every_pool = ([pool] if pool is not None else []) + [name for name in pools if name != pool]
+        prints = self._survey_prints(slots, files, every_pool, users_of)
         if not prints:
             return Survey()
-        return self._survey_from(self.read(script(*prints)), slots, files, pool)
+        return self._survey_from(self.read(script(*prints)), slots, files, pool, users_of=users_of, pools=every_pool)
 
     def list_disks(self, slot_regex: Optional[str] = None, file_disks_only: bool = True) -> List[Disk]:
         names = self.fields
@@ -303,10 +319,26 @@ class RdsClient:
         for level in levels:
             existing = found.get(level)
             if existing is None:
-                created = self._make_directory(level) or created
+                created = self.create_directory(level) or created
             elif existing.type != "directory":
                 raise AlreadyExistsError("Cannot create directory %s: a file with that name exists." % level)
         return created
+
+    def create_directory(self, path: str) -> bool:
+        """Create one directory whose parent exists. Returns False when a directory is already there."""
+        check_path(path)
+        command = build("/file", "add", args={"name": path.lstrip("/"), "type": "directory"})
+
+        def made(found: Survey) -> Optional[bool]:
+            entry = found.files.get(path)
+            return True if entry is not None and entry.type == "directory" else None
+
+        try:
+            return self._change_and_check(command, made, "create %s" % path, files=[path])
+        except AlreadyExistsError:
+            if made(self.survey(files=[path])) is None:
+                raise
+            return False
 
     # Running commands: the public path for callers that build their own RouterOS commands.
 
@@ -373,7 +405,7 @@ class RdsClient:
     ) -> T:
         """Send ``change`` and a survey of ``slots`` and ``files`` in one request; ``done`` judges the survey."""
         changes = change.commands if isinstance(change, Script) else (change,)
-        line = script(*changes, *self._survey_prints(slots, files, None))
+        line = script(*changes, *self._survey_prints(slots, files, ()))
         return self.mutate(
             line,
             lambda: done(self.survey(slots, files)),
@@ -381,47 +413,52 @@ class RdsClient:
             confirm=lambda output: done(self._survey_from(output, slots, files, None)),
         )
 
-    def _survey_prints(self, slots: Sequence[str], files: Sequence[str], pool: Optional[str]) -> List[Command]:
+    def _survey_prints(
+        self, slots: Sequence[str], files: Sequence[str], pools: Sequence[str], users_of: Sequence[str] = ()
+    ) -> List[Command]:
         prints: List[Command] = []
-        if slots:
-            slot_field = self.fields.slot
-            prints.extend(print_detail("/disk", [equals(slot_field, slot)]) for slot in slots)
-        prints.extend(print_detail("/file", [equals("name", path.lstrip("/"))]) for path in files)
-        if pool is not None:
-            prints.append(print_detail("/disk", [equals("mount-point", pool)]))
+        if len(slots) + len(users_of) > _TARGETED_PRINTS:
+            prints.append(print_detail("/disk"))
+        elif slots or users_of:
+            names = self.fields
+            prints.extend(print_detail("/disk", [equals(names.slot, slot)]) for slot in slots)
+            prints.extend(print_detail("/disk", [equals(names.file_path, path)]) for path in users_of)
+        if len(files) > _TARGETED_PRINTS:
+            prints.append(print_detail("/file"))
+        else:
+            prints.extend(print_detail("/file", [equals("name", path.lstrip("/"))]) for path in files)
+        prints.extend(print_detail("/disk", [equals("mount-point", pool)]) for pool in pools)
         return prints
 
-    def _survey_from(self, output: str, slots: Sequence[str], files: Sequence[str], pool: Optional[str]) -> Survey:
-        """Sort the items of several prints: files have a name and no slot, the pool is the disk mounted at it."""
-        names = self.fields if slots else None
-        survey = Survey()
+    def _survey_from(
+        self,
+        output: str,
+        slots: Sequence[str],
+        files: Sequence[str],
+        pool: Optional[str],
+        *,
+        users_of: Sequence[str] = (),
+        pools: Sequence[str] = (),
+    ) -> Survey:
+        """Sort the items of several prints: files have a name and no slot, a pool is the disk mounted at it."""
+        names = self.fields if slots or users_of else None
+        found = Survey()
         for item in parse_detail(output):
             fields = item.fields
+            mount_point = fields.get("mount-point")
             if "name" in fields and "slot" not in fields:
                 entry = file_from_item(item)
                 if entry.path in files:
-                    survey.files[entry.path] = entry
-            elif pool is not None and fields.get("mount-point") == pool and "free" in fields:
-                survey = Survey(survey.disks, survey.files, capacity_from_item(item, pool))
+                    found.files[entry.path] = entry
+            elif mount_point is not None and mount_point in pools and "free" in fields:
+                found.capacities[mount_point] = capacity_from_item(item, mount_point)
             elif names is not None:
                 disk = disk_from_item(item, names)
                 if disk.slot in slots:
-                    survey.disks[disk.slot] = disk
-        return survey
-
-    def _make_directory(self, path: str) -> bool:
-        command = build("/file", "add", args={"name": path.lstrip("/"), "type": "directory"})
-
-        def made(found: Survey) -> Optional[bool]:
-            entry = found.files.get(path)
-            return True if entry is not None and entry.type == "directory" else None
-
-        try:
-            return self._change_and_check(command, made, "create %s" % path, files=[path])
-        except AlreadyExistsError:
-            if made(self.survey(files=[path])) is None:
-                raise
-            return False
+                    found.disks[disk.slot] = disk
+                if disk.file_path in users_of:
+                    found.users[disk.file_path] = disk
+        return replace(found, capacity=found.capacities.get(pool)) if pool is not None else found
 
     def _clean_failed_create(self, spec: DiskSpec) -> None:
         """After out-of-space, make sure neither a disk entry nor a partial file is left behind."""

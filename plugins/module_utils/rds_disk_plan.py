@@ -2,18 +2,21 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Pure planning for the ``disk`` and ``nvme_export`` modules, and the one place that applies a plan.
 
-A plan is computed from what the RDS reported (one read) and what the task asks for; it lists
-the actions in the order they run and predicts the disk after them, so check mode can report
-the outcome without touching the RDS. Sizes are compared as exact byte counts, booleans as
-booleans and host NQN lists as sets, so a second run plans nothing.
+A plan is computed from what one read of the RDS showed (a ``Survey``: the disks, the files and
+directories at the paths involved, the disks using those files, the pools' free space) and what
+the task asks for. It lists the actions in the order they run and predicts the disk after them,
+so check mode reports the outcome without touching the RDS, and every failure that read can
+foresee (no room, a taken or orphaned file, a path outside the managed base paths or outside
+every pool) is raised before anything changes. Sizes are compared as exact byte counts,
+booleans as booleans and host NQN lists as sets, so a second run plans nothing.
 """
 
 from __future__ import annotations
 
-import posixpath
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple, Union
 
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import Survey, pool_of
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import (
     Disk,
     DiskSpec,
@@ -21,12 +24,20 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import (
     ManagedPolicy,
     NvmeExport,
     check_export,
+    check_path,
     check_slot,
 )
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import InvalidValueError, RdsError
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import (
+    AlreadyExistsError,
+    InvalidValueError,
+    NoSpaceError,
+    NotFoundError,
+    RdsError,
+)
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import (
     DEFAULT_BASE_PATH,
     DEFAULT_NVME_PORT,
+    IMAGE_SUFFIX,
     NQN_BASE,
     backing_file,
     nqn_problem,
@@ -40,25 +51,28 @@ class DiskOperations(Protocol):
 
     def add_disk(self, spec: DiskSpec) -> Disk: ...
 
-    def resize_disk(self, slot: str, size: int) -> Disk: ...
+    def resize_disk(self, slot: str, size: int, current: Optional[Disk] = None) -> Disk: ...
 
     def set_comment(self, slot: str, comment: str) -> Disk: ...
 
     def set_export(self, slot: str, export: ExportSpec) -> Disk: ...
 
-    def remove_disk(self, slot: str, remove_file: bool = True, file_path: Optional[str] = None) -> bool: ...
+    def remove_known_disk(self, disk: Disk, remove_file: bool = True) -> None: ...
 
-    def ensure_directory(self, path: str) -> bool: ...
+    def remove_known_file(self, path: str) -> None: ...
+
+    def create_directory(self, path: str) -> bool: ...
 
 
 class ApplyError(RdsError):
-    """Applying the plan of one disk failed; ``done`` lists the disks changed before it, ``cause`` the error."""
+    """Applying a plan failed. ``applied`` describes what was changed before the failure (``slot: action``),
+    so the task can report ``changed`` truthfully; ``cause`` is the error that stopped it."""
 
-    def __init__(self, slot: str, done: Sequence[str], cause: RdsError) -> None:
-        earlier = "; disks changed before it: %s" % ", ".join(done) if done else ""
-        super().__init__("Error while changing disk %r%s: %s" % (slot, earlier, cause))
+    def __init__(self, slot: str, applied: Sequence[str], cause: RdsError) -> None:
+        earlier = " Applied before the failure: %s." % "; ".join(applied) if applied else " Nothing was changed."
+        super().__init__("Error while changing disk %r: %s%s" % (slot, str(cause).rstrip("."), "." + earlier))
         self.slot = slot
-        self.done = tuple(done)
+        self.applied = tuple(applied)
         self.cause = cause
 
 
@@ -83,6 +97,7 @@ class PlanOptions:
     remove_file: bool = True
     base_path: str = DEFAULT_BASE_PATH
     nqn_base: str = NQN_BASE
+    create: bool = True
 
 
 @dataclass(frozen=True)
@@ -96,6 +111,11 @@ class DesiredExport:
     allowed_host_nqns: Optional[Tuple[str, ...]] = None
     password: Optional[str] = None
     update_password: bool = False
+
+
+@dataclass(frozen=True)
+class CreateDirectory:
+    path: str
 
 
 @dataclass(frozen=True)
@@ -124,7 +144,14 @@ class RemoveDisk:
     file_path: str
 
 
-Action = Union[CreateDisk, GrowDisk, SetComment, SetExport, RemoveDisk]
+@dataclass(frozen=True)
+class RemoveFile:
+    """Remove a backing file that no disk uses (left behind by a removal that kept it)."""
+
+    path: str
+
+
+Action = Union[CreateDirectory, CreateDisk, GrowDisk, SetComment, SetExport, RemoveDisk, RemoveFile]
 
 
 @dataclass(frozen=True)
@@ -133,41 +160,136 @@ class DiskPlan:
     actions: Tuple[Action, ...]
     before: Optional[Disk]
     after: Optional[Disk]
+    warnings: Tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
         return bool(self.actions)
 
 
-def plan_disk(current: Optional[Disk], desired: DesiredDisk, options: PlanOptions) -> DiskPlan:
-    """The actions that take ``current`` (``None``: no such disk) to ``desired``."""
-    check_slot(desired.slot)
-    if not desired.present:
-        return _plan_removal(current, desired, options)
-    if current is None:
-        return _plan_creation(desired, options)
-    return _plan_modification(current, desired, options)
+@dataclass(frozen=True)
+class SurveyRequest:
+    """What to read in one round trip to plan a list of disks (arguments of ``RdsClient.survey``)."""
+
+    slots: Tuple[str, ...]
+    files: Tuple[str, ...]
+    users_of: Tuple[str, ...]
+    pools: Tuple[str, ...]
 
 
-def plan_disks(current: Mapping[str, Disk], desired: Sequence[DesiredDisk], options: PlanOptions) -> List[DiskPlan]:
-    """Plans for many slots from one read of the RDS (``current`` by slot). Slots must be unique."""
-    seen = set()
+def survey_request(desired: Sequence[DesiredDisk], options: PlanOptions) -> SurveyRequest:
+    """The disks, files, directory levels, file users and pools that planning ``desired`` needs to see.
+
+    Every value is checked first, so nothing invalid reaches the RDS even as a read.
+    """
+    slots: List[str] = []
+    files: List[str] = []
+    pools: List[str] = []
     for entry in desired:
-        if entry.slot in seen:
+        check_desired(entry, options)
+        path = planned_path(entry, options)
+        slots.append(entry.slot)
+        for level in [*directory_levels(path), path]:
+            if level not in files:
+                files.append(level)
+        if pool_of(path) not in pools:
+            pools.append(pool_of(path))
+    paths = tuple(dict.fromkeys(planned_path(entry, options) for entry in desired))
+    return SurveyRequest(tuple(slots), tuple(files), paths, tuple(pools))
+
+
+def check_desired(desired: DesiredDisk, options: PlanOptions) -> None:
+    """Refuse values that no state of the RDS could make right, before reading it."""
+    check_slot(desired.slot)
+    path = planned_path(desired, options)
+    check_path(path)
+    if not path.endswith(IMAGE_SUFFIX):
+        raise InvalidValueError(
+            "The backing file %s of disk %r must end in %s; give a file_path such as %s."
+            % (path, desired.slot, IMAGE_SUFFIX, backing_file(options.base_path, desired.slot))
+        )
+    if desired.size is not None:
+        problem = size_problem(desired.size)
+        if problem:
+            raise InvalidValueError("Disk %r: %s, got %d bytes." % (desired.slot, problem, desired.size))
+    if desired.nvme_export is False:
+        for option, value in (("nvme_port", desired.nvme_port), ("nvme_nqn", desired.nvme_nqn)):
+            if value is not None:
+                raise InvalidValueError(
+                    "%s of disk %r applies only to an exported disk, but nvme_export is false; set nvme_export: "
+                    "true or drop %s." % (option, desired.slot, option)
+                )
+    if desired.present and (desired.nvme_port is not None or desired.nvme_nqn is not None):
+        check_export(
+            desired.slot,
+            ExportSpec(
+                enabled=True,
+                port=DEFAULT_NVME_PORT if desired.nvme_port is None else desired.nvme_port,
+                nqn=options.nqn_base + desired.slot if desired.nvme_nqn is None else desired.nvme_nqn,
+            ),
+        )
+
+
+def planned_path(desired: DesiredDisk, options: PlanOptions) -> str:
+    """The backing file the task means: the one it names, else ``<base_path>/<slot>.img``."""
+    return desired.file_path if desired.file_path is not None else backing_file(options.base_path, desired.slot)
+
+
+def directory_levels(path: str) -> List[str]:
+    """The directories between the pool and ``path``'s parent, outermost first (the pool itself excluded)."""
+    parts = path.strip("/").split("/")[:-1]
+    return ["/" + "/".join(parts[:depth]) for depth in range(2, len(parts) + 1)]
+
+
+def plan_disk(found: Survey, desired: DesiredDisk, options: PlanOptions) -> DiskPlan:
+    """The actions that take the disk ``found`` shows (or its absence) to ``desired``."""
+    return plan_disks(found, [desired], options)[0]
+
+
+def plan_disks(found: Survey, desired: Sequence[DesiredDisk], options: PlanOptions) -> List[DiskPlan]:
+    """Plans for many slots from one read of the RDS. Slots and backing files must be unique."""
+    seen_slots: Dict[str, str] = {}
+    for entry in desired:
+        check_desired(entry, options)
+        path = planned_path(entry, options)
+        if entry.slot in seen_slots:
             raise InvalidValueError("Slot %r is declared more than once in disks; declare each disk once." % entry.slot)
-        seen.add(entry.slot)
-    return [plan_disk(current.get(entry.slot), entry, options) for entry in desired]
+        twin = [slot for slot, other in seen_slots.items() if other == path and entry.present]
+        if twin:
+            raise InvalidValueError(
+                "Disks %r and %r would share the backing file %s; give each its own file_path."
+                % (twin[0], entry.slot, path)
+            )
+        seen_slots[entry.slot] = path
+    plans: List[DiskPlan] = []
+    for entry in desired:
+        current = found.disks.get(entry.slot)
+        if not entry.present:
+            plans.append(_plan_removal(found, current, entry, options))
+        elif current is None:
+            plans.append(_plan_creation(found, entry, options, plans))
+        else:
+            plans.append(_plan_modification(found, current, entry, options))
+    _check_room(found, plans)
+    return plans
 
 
 def plan_export(current: Optional[Disk], desired: DesiredExport, options: PlanOptions) -> DiskPlan:
     """The ``set`` that makes an existing disk's export match ``desired``."""
     check_slot(desired.slot)
     if current is None:
-        raise InvalidValueError(
+        raise NotFoundError(
             "Disk %r does not exist on the RDS; create it with srvlab.rds.disk before exporting it." % desired.slot
         )
     now = current.export
-    port = desired.port or now.port or DEFAULT_NVME_PORT
+    if not desired.enabled:
+        for option, value in (("nvme_port", desired.port), ("nvme_nqn", desired.nqn)):
+            if value is not None:
+                raise InvalidValueError(
+                    "%s of disk %r applies only to an exported disk, but enabled is false; set enabled: true or drop "
+                    "%s." % (option, desired.slot, option)
+                )
+    port = _chosen(desired.port, now.port, DEFAULT_NVME_PORT)
     nqn = desired.nqn or now.nqn or options.nqn_base + desired.slot
     if desired.enabled:
         check_export(desired.slot, ExportSpec(enabled=True, port=port, nqn=nqn))
@@ -176,7 +298,7 @@ def plan_export(current: Optional[Disk], desired: DesiredExport, options: PlanOp
     if hosts is not None:
         for host in hosts:
             check_host_nqn(host, desired.slot)
-    password = _password_change(now, desired.password, desired.update_password)
+    password, warnings = _password_change(desired.slot, now, desired.password, desired.update_password)
     changes: Dict[str, Any] = {}
     if desired.enabled != now.enabled or (desired.enabled and (port != now.port or nqn != now.nqn)):
         changes.update(enabled=desired.enabled, port=port if desired.enabled else now.port)
@@ -186,7 +308,8 @@ def plan_export(current: Optional[Disk], desired: DesiredExport, options: PlanOp
     if password is not None:
         changes["has_password"] = bool(password)
     if not changes:
-        return DiskPlan(desired.slot, (), current, current)
+        return DiskPlan(desired.slot, (), current, current, warnings)
+    _check_export_change_allowed(current, options)
     spec = ExportSpec(
         enabled=desired.enabled,
         port=port,
@@ -195,55 +318,50 @@ def plan_export(current: Optional[Disk], desired: DesiredExport, options: PlanOp
         password=password,
     )
     after = replace(current, export=replace(now, **changes))
-    return DiskPlan(desired.slot, (SetExport(spec),), current, after)
+    return DiskPlan(desired.slot, (SetExport(spec),), current, after, warnings)
 
 
 def apply_plan(client: DiskOperations, plan: DiskPlan) -> Optional[Disk]:
-    """Run the plan's actions in order and return the disk as the RDS reports it afterwards."""
+    """Run the plan's actions in order and return the disk as the RDS reports it afterwards.
+
+    On a failure, directories this plan created for a disk that was not created are removed again,
+    and ``ApplyError`` lists what stays applied.
+    """
     disk = plan.before
-    for action in plan.actions:
-        if isinstance(action, CreateDisk):
-            disk = client.add_disk(action.spec)
-        elif isinstance(action, GrowDisk):
-            disk = client.resize_disk(plan.slot, action.size)
-        elif isinstance(action, SetComment):
-            disk = client.set_comment(plan.slot, action.comment)
-        elif isinstance(action, SetExport):
-            disk = client.set_export(plan.slot, action.export)
-        else:
-            client.remove_disk(plan.slot, remove_file=action.remove_file, file_path=action.file_path or None)
-            disk = None
+    applied: List[Action] = []
+    created_directories: List[str] = []
+    try:
+        for action in plan.actions:
+            if isinstance(action, CreateDirectory):
+                if client.create_directory(action.path):
+                    created_directories.append(action.path)
+                    applied.append(action)
+                continue
+            disk = _apply(client, plan.slot, action, disk)
+            applied.append(action)
+    except RdsError as error:
+        if not any(isinstance(action, CreateDisk) for action in applied):
+            applied = [action for action in applied if action not in _remove_directories(client, created_directories)]
+        raise ApplyError(plan.slot, ["%s: %s" % (plan.slot, describe(action)) for action in applied], error) from error
     return disk
 
 
-def directories_for(plans: Sequence[DiskPlan]) -> List[str]:
-    """Directories the backing files of the disks to create live in, each once, in order."""
-    found: List[str] = []
-    for plan in plans:
-        for action in plan.actions:
-            if isinstance(action, CreateDisk):
-                directory = posixpath.dirname(action.spec.file_path)
-                if directory not in found:
-                    found.append(directory)
-    return found
-
-
 def describe(action: Action) -> str:
-    """A short, secret-free line for the ``actions`` return value."""
+    """A short, secret-free line for the ``actions`` return value. Sizes carry their exact byte count."""
     if isinstance(action, CreateDisk):
         spec = action.spec
         exported = " exported as %s on port %d" % (spec.export.nqn, spec.export.port) if spec.export else ""
-        return "create %s of %s at %s%s" % (spec.slot, format_size(spec.size), spec.file_path, exported)
-    if isinstance(action, GrowDisk):
-        return "grow to %s" % format_size(action.size)
-    if isinstance(action, SetComment):
-        return "set comment"
+        return "create %s of %s at %s%s" % (spec.slot, _size_text(spec.size), spec.file_path, exported)
     if isinstance(action, SetExport):
         export = action.export
-        if not export.enabled:
-            return "stop exporting"
-        return "export as %s on port %d" % (export.nqn, export.port)
-    return "remove disk and backing file %s" % action.file_path if action.remove_file else "remove disk, keep file"
+        return "export as %s on port %d" % (export.nqn, export.port) if export.enabled else "stop exporting"
+    if isinstance(action, RemoveDisk):
+        return "remove disk and backing file %s" % action.file_path if action.remove_file else "remove disk, keep file"
+    if isinstance(action, GrowDisk):
+        return "grow to %s" % _size_text(action.size)
+    if isinstance(action, CreateDirectory):
+        return "create directory %s" % action.path
+    return "remove orphaned backing file %s" % action.path if isinstance(action, RemoveFile) else "set comment"
 
 
 def disk_to_dict(disk: Optional[Disk], policy: ManagedPolicy) -> Dict[str, Any]:
@@ -279,9 +397,44 @@ def check_host_nqn(nqn: str, slot: str) -> None:
 # Internals: may change without notice.
 
 
-def _plan_removal(current: Optional[Disk], desired: DesiredDisk, options: PlanOptions) -> DiskPlan:
+def _apply(client: DiskOperations, slot: str, action: Action, disk: Optional[Disk]) -> Optional[Disk]:
+    if isinstance(action, CreateDisk):
+        return client.add_disk(action.spec)
+    if isinstance(action, GrowDisk):
+        return client.resize_disk(slot, action.size, disk)
+    if isinstance(action, SetComment):
+        return client.set_comment(slot, action.comment)
+    if isinstance(action, SetExport):
+        return client.set_export(slot, action.export)
+    if isinstance(action, RemoveFile):
+        client.remove_known_file(action.path)
+        return None
+    if isinstance(action, RemoveDisk) and disk is not None:
+        client.remove_known_disk(disk, remove_file=action.remove_file)
+    return None
+
+
+def _remove_directories(client: DiskOperations, created: Sequence[str]) -> List[CreateDirectory]:
+    """Remove directories a failed plan created, innermost first; returns the ones removed."""
+    removed: List[CreateDirectory] = []
+    for path in reversed(created):
+        try:
+            client.remove_known_file(path)
+        except RdsError:
+            break
+        removed.append(CreateDirectory(path))
+    return removed
+
+
+def _plan_removal(found: Survey, current: Optional[Disk], desired: DesiredDisk, options: PlanOptions) -> DiskPlan:
+    warnings = _ignored_on_removal(desired)
     if current is None:
-        return DiskPlan(desired.slot, (), None, None)
+        return _plan_orphan_removal(found, desired, options, warnings)
+    if desired.file_path is not None and desired.file_path != current.file_path:
+        raise InvalidValueError(
+            "Disk %r uses the backing file %s, not %s; drop file_path or give the disk's own file."
+            % (current.slot, current.file_path, desired.file_path)
+        )
     if not options.policy.is_managed(current) and not options.force:
         raise InvalidValueError(
             "Refusing to remove disk %r: it is not managed by the CSI driver (slot prefix %r, NQN prefix %r), so it "
@@ -289,25 +442,65 @@ def _plan_removal(current: Optional[Disk], desired: DesiredDisk, options: PlanOp
             % (current.slot, options.policy.slot_prefix, options.policy.nqn_prefix)
         )
     action = RemoveDisk(remove_file=options.remove_file, file_path=current.file_path)
-    return DiskPlan(desired.slot, (action,), current, None)
+    return DiskPlan(desired.slot, (action,), current, None, warnings)
 
 
-def _plan_creation(desired: DesiredDisk, options: PlanOptions) -> DiskPlan:
+def _plan_orphan_removal(
+    found: Survey, desired: DesiredDisk, options: PlanOptions, warnings: Tuple[str, ...]
+) -> DiskPlan:
+    """``state: absent`` for a disk that is gone: its backing file goes too, unless a disk still uses it."""
+    path = planned_path(desired, options)
+    leftover = found.files.get(path)
+    if not options.remove_file or leftover is None or path in found.users:
+        return DiskPlan(desired.slot, (), None, None, warnings)
+    if leftover.type == "directory":
+        raise InvalidValueError("%s is a directory, not the backing file of disk %r." % (path, desired.slot))
+    if not options.policy.holds_file(path) and not options.force:
+        raise InvalidValueError(
+            "Refusing to remove the orphaned file %s: it lies outside the managed base paths (%s). Set force: true "
+            "to remove it anyway." % (path, ", ".join(options.policy.base_paths))
+        )
+    return DiskPlan(desired.slot, (RemoveFile(path),), None, None, warnings)
+
+
+def _ignored_on_removal(desired: DesiredDisk) -> Tuple[str, ...]:
+    ignored = [
+        name
+        for name in ("size", "comment", "nvme_export", "nvme_port", "nvme_nqn")
+        if getattr(desired, name) is not None
+    ]
+    if not ignored:
+        return ()
+    return ("Disk %r: %s ignored because state is absent." % (desired.slot, ", ".join(ignored)),)
+
+
+def _plan_creation(found: Survey, desired: DesiredDisk, options: PlanOptions, earlier: Sequence[DiskPlan]) -> DiskPlan:
     slot = desired.slot
+    if not options.create:
+        raise NotFoundError(
+            "Disk %r does not exist on the RDS, and create is false; check the slot (srvlab.rds.disk_info lists the "
+            "disks)." % slot
+        )
     if desired.size is None:
         raise InvalidValueError("Disk %r does not exist on the RDS; give size to create it." % slot)
-    problem = size_problem(desired.size)
-    if problem:
-        raise InvalidValueError("Disk %r: %s, got %d bytes." % (slot, problem, desired.size))
-    file_path = desired.file_path or backing_file(options.base_path, slot)
+    file_path = planned_path(desired, options)
+    _check_placement(found, slot, file_path, options)
+    actions: List[Action] = [
+        CreateDirectory(level)
+        for level in _missing_directories(found, slot, file_path)
+        if not any(CreateDirectory(level) in plan.actions for plan in earlier)
+    ]
     export: Optional[ExportSpec] = None
     if desired.nvme_export:
-        port = desired.nvme_port or DEFAULT_NVME_PORT
-        nqn = desired.nvme_nqn or options.nqn_base + slot
-        check_export(slot, ExportSpec(enabled=True, port=port, nqn=nqn))
-        export = ExportSpec(enabled=True, port=port, nqn=nqn)
-    comment = desired.comment or ""
-    spec = DiskSpec(slot=slot, file_path=file_path, size=desired.size, export=export, comment=comment)
+        port = _chosen(desired.nvme_port, None, DEFAULT_NVME_PORT)
+        export = ExportSpec(enabled=True, port=port, nqn=desired.nvme_nqn or options.nqn_base + slot)
+        check_export(slot, export)
+    elif desired.nvme_port is not None or desired.nvme_nqn is not None:
+        raise InvalidValueError(
+            "nvme_port and nvme_nqn of disk %r apply only to an exported disk; set nvme_export: true or drop them."
+            % slot
+        )
+    spec = DiskSpec(slot=slot, file_path=file_path, size=desired.size, export=export, comment=desired.comment or "")
     after = Disk(
         slot=slot,
         type="file",
@@ -325,10 +518,82 @@ def _plan_creation(desired: DesiredDisk, options: PlanOptions) -> DiskPlan:
         ),
         flags="",
     )
-    return DiskPlan(slot, (CreateDisk(spec),), None, after)
+    actions.append(CreateDisk(spec))
+    return DiskPlan(slot, tuple(actions), None, after)
 
 
-def _plan_modification(current: Disk, desired: DesiredDisk, options: PlanOptions) -> DiskPlan:
+def _check_placement(found: Survey, slot: str, path: str, options: PlanOptions) -> None:
+    """A new backing file lies in a pool, under a managed base path (or with force), and is not taken."""
+    pool = pool_of(path)
+    if pool not in found.capacities:
+        raise InvalidValueError(
+            "The backing file %s of disk %r is not in a storage pool of the RDS (no pool is mounted at /%s); "
+            "backing files live in a pool, such as %s." % (path, slot, pool, DEFAULT_BASE_PATH)
+        )
+    if not options.policy.holds_file(path) and not options.force:
+        raise InvalidValueError(
+            "The backing file %s of disk %r lies outside the managed base paths (%s). Add its directory to "
+            "managed_base_paths, or set force: true to place it there anyway."
+            % (path, slot, ", ".join(options.policy.base_paths))
+        )
+    user = found.users.get(path)
+    if user is not None:
+        raise AlreadyExistsError(
+            "The backing file %s asked for disk %r already belongs to disk %r; give another file_path."
+            % (path, slot, user.slot)
+        )
+    existing = found.files.get(path)
+    if existing is not None:
+        raise AlreadyExistsError(
+            "A file already exists at %s, where disk %r would keep its data, and no disk uses it (an earlier removal "
+            "kept it). Remove it with srvlab.rds.disk slot=%s state=absent file_path=%s, or give another file_path."
+            % (path, slot, slot, path)
+        )
+
+
+def _missing_directories(found: Survey, slot: str, path: str) -> List[str]:
+    missing: List[str] = []
+    for level in directory_levels(path):
+        entry = found.files.get(level)
+        if entry is None:
+            missing.append(level)
+        elif entry.type != "directory":
+            raise AlreadyExistsError(
+                "Cannot place the backing file of disk %r at %s: %s is a file, not a directory." % (slot, path, level)
+            )
+    return missing
+
+
+def _check_room(found: Survey, plans: Sequence[DiskPlan]) -> None:
+    """Refuse a list whose creations and growths do not fit the free space, applied in the declared order."""
+    free = {pool: capacity.free for pool, capacity in found.capacities.items()}
+    for plan in plans:
+        for action in plan.actions:
+            pool, delta = _space_delta(plan, action)
+            if pool not in free:
+                continue
+            free[pool] -= delta
+            if delta > 0 and free[pool] < 0:
+                raise NoSpaceError(
+                    "Not enough space in pool %s for disk %r: %s more needed, %s free at that point. Free space, add "
+                    "disks to the pool or ask for less."
+                    % (pool, plan.slot, _size_text(delta), format_size(free[pool] + delta))
+                )
+
+
+def _space_delta(plan: DiskPlan, action: Action) -> Tuple[str, int]:
+    """The pool an action touches and the bytes it takes (negative: frees)."""
+    if isinstance(action, CreateDisk):
+        return pool_of(action.spec.file_path), action.spec.size
+    before = plan.before
+    if isinstance(action, GrowDisk) and before is not None:
+        return pool_of(before.file_path), action.size - (before.size or 0)
+    if isinstance(action, RemoveDisk) and action.remove_file and before is not None:
+        return pool_of(before.file_path), -(before.size or 0)
+    return "", 0
+
+
+def _plan_modification(found: Survey, current: Disk, desired: DesiredDisk, options: PlanOptions) -> DiskPlan:
     slot = current.slot
     if desired.file_path is not None and desired.file_path != current.file_path:
         raise InvalidValueError(
@@ -337,7 +602,7 @@ def _plan_modification(current: Disk, desired: DesiredDisk, options: PlanOptions
         )
     actions: List[Action] = []
     after = current
-    size = _size_change(current, desired.size, options)
+    size = _size_change(current, desired.size)
     if size is not None:
         actions.append(GrowDisk(size))
         after = replace(after, size=size, size_exact=True)
@@ -347,6 +612,7 @@ def _plan_modification(current: Disk, desired: DesiredDisk, options: PlanOptions
         after = replace(after, comment=comment)
     export = _export_change(current, desired, options)
     if export is not None:
+        _check_export_change_allowed(current, options)
         actions.append(SetExport(export))
         new_export = replace(current.export, enabled=export.enabled)
         if export.enabled:
@@ -355,27 +621,17 @@ def _plan_modification(current: Disk, desired: DesiredDisk, options: PlanOptions
     return DiskPlan(slot, tuple(actions), current, after)
 
 
-def _size_change(current: Disk, size: Optional[int], options: PlanOptions) -> Optional[int]:
+def _size_change(current: Disk, size: Optional[int]) -> Optional[int]:
     if size is None or current.size == size:
         return None
     if current.size is not None and not current.size_exact and abs(current.size - size) <= size // 20:
         return None  # only RouterOS' rounded size is known, and it agrees within its rounding
     if current.size is None or size > current.size:
         return size
-    shrink = "from %s to %s" % (format_size(current.size), format_size(size))
-    if not options.force:
-        raise InvalidValueError(
-            "Refusing to shrink disk %r %s: data past the new end would be lost. Set force: true if that is intended."
-            % (current.slot, shrink)
-        )
-    if current.export.enabled:
-        raise InvalidValueError(
-            "Refusing to shrink exported disk %r %s even with force: hosts using it would see data vanish. Stop "
-            "exporting it first." % (current.slot, shrink)
-        )
     raise InvalidValueError(
-        "The RDS cannot shrink file disk %r in place (%s); create a smaller disk and copy the data into it."
-        % (current.slot, shrink)
+        "Disk %r is %s; the RDS cannot shrink a file disk to %s, and shrinking would cut off data. Keep size at %s "
+        "or more, or create a smaller disk and copy the data into it."
+        % (current.slot, _size_text(current.size), _size_text(size), format_size(current.size))
     )
 
 
@@ -383,14 +639,35 @@ def _export_change(current: Disk, desired: DesiredDisk, options: PlanOptions) ->
     now = current.export
     enabled = now.enabled if desired.nvme_export is None else desired.nvme_export
     if not enabled:
+        if desired.nvme_port is not None or desired.nvme_nqn is not None:
+            raise InvalidValueError(
+                "nvme_port and nvme_nqn of disk %r apply only to an exported disk, and it is not exported; set "
+                "nvme_export: true or drop them." % current.slot
+            )
         return ExportSpec(enabled=False) if now.enabled else None
-    port = desired.nvme_port or now.port or DEFAULT_NVME_PORT
+    port = _chosen(desired.nvme_port, now.port, DEFAULT_NVME_PORT)
     nqn = desired.nvme_nqn or now.nqn or options.nqn_base + current.slot
     check_export(current.slot, ExportSpec(enabled=True, port=port, nqn=nqn))
     if now.enabled and port == now.port and nqn == now.nqn:
         return None
     _check_nqn_change(current, nqn, options)
     return ExportSpec(enabled=True, port=port, nqn=nqn)
+
+
+def _chosen(asked: Optional[int], current: Optional[int], default: int) -> int:
+    """The asked-for value when given (0 included, so it is validated, never replaced), else the current one."""
+    if asked is not None:
+        return asked
+    return current if current is not None else default
+
+
+def _check_export_change_allowed(current: Disk, options: PlanOptions) -> None:
+    if not options.policy.is_managed(current) and not options.force:
+        raise InvalidValueError(
+            "Refusing to change the export of disk %r: it is not managed by the CSI driver (slot prefix %r, NQN "
+            "prefix %r), so it may be a diskless node's system volume that hosts are booted from. Set force: true "
+            "to change it anyway." % (current.slot, options.policy.slot_prefix, options.policy.nqn_prefix)
+        )
 
 
 def _check_nqn_change(current: Disk, nqn: str, options: PlanOptions) -> None:
@@ -402,12 +679,25 @@ def _check_nqn_change(current: Disk, nqn: str, options: PlanOptions) -> None:
         )
 
 
-def _password_change(now: NvmeExport, password: Optional[str], update: bool) -> Optional[str]:
-    """The password to send, or ``None``. The RDS never prints it, so an existing one is replaced only on request."""
+def _password_change(
+    slot: str, now: NvmeExport, password: Optional[str], update: bool
+) -> Tuple[Optional[str], Tuple[str, ...]]:
+    """The password to send (or ``None``) and a warning when one given is not sent.
+
+    The RDS never prints the secret, so an existing one is replaced only on request.
+    """
     if password is None:
-        return None
+        return None, ()
     if password == "":
-        return "" if now.has_password else None
+        return ("" if now.has_password else None), ()
     if now.has_password and not update:
-        return None
-    return password
+        return None, (
+            "nvme_password was not sent: the export of disk %r already has a secret, and the RDS never shows it, so "
+            "it cannot be compared. Set update_nvme_password: always to replace it." % slot,
+        )
+    return password, ()
+
+
+def _size_text(size: int) -> str:
+    short = format_size(size)
+    return short if short.endswith(" bytes") else "%s (%d bytes)" % (short, size)

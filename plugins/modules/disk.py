@@ -11,10 +11,13 @@ version_added: 0.1.0
 description:
   - Creates, modifies in place and removes file-backed disks on a MikroTik ROSE Data Server, keyed by O(slot).
   - An existing disk is never re-created; changing one field changes only that field. Growing is allowed;
-    shrinking is refused (see O(force)).
+    shrinking is refused, because the RDS cannot shrink a file disk.
   - Declarative list mode (O(disks)) plans many disks from a single read of the RDS.
-  - The plan is computed before anything changes; in check mode the module stops there and returns the predicted
-    result.
+  - The plan is computed from one read of the RDS before anything changes, so every failure that read can foresee
+    (not enough free space in the pool, a backing file that exists already or belongs to another disk, a path outside
+    the managed base paths or outside every storage pool) fails before anything changes, in check mode too.
+  - When a change fails part way, C(changed) is true if anything was applied, and the failure lists what was
+    (RV(applied)). Directories created for a disk that could not be created are removed again.
 author:
   - srvlab developers (@srvlab)
 extends_documentation_fragment:
@@ -36,7 +39,8 @@ options:
   state:
     description:
       - Whether the disk should exist.
-      - V(absent) also removes the backing file unless O(remove_file=false).
+      - V(absent) also removes the backing file unless O(remove_file=false), including a file left behind earlier
+        at O(file_path) (or C(<base_path>/<slot>.img)) that no disk uses.
     type: str
     choices: [present, absent]
     default: present
@@ -44,8 +48,12 @@ options:
   file_path: &file_path
     description:
       - Absolute path of the backing C(.img) file on the RDS.
-      - Defaults to C(<base_path>/<slot>.img) when the disk is created. An existing disk cannot be moved.
+      - Defaults to C(<base_path>/<slot>.img). An existing disk cannot be moved.
+      - Must lie under one of O(managed_base_paths), or O(force=true) is needed; a path outside every storage pool
+        of the RDS is refused.
       - Missing directories below the pool are created with the disk.
+      - With O(state=absent) for a disk that no longer exists, a backing file left at this path (by
+        O(remove_file=false)) that no disk uses is removed.
     type: str
   size: &size
     description:
@@ -63,7 +71,9 @@ options:
     type: bool
   nvme_port: &nvme_port
     description:
-      - NVMe/TCP port of the export; C(4420) when the disk is first exported and this is omitted.
+      - NVMe/TCP port of the export (1 to 65535); C(4420) when the disk is first exported and this is omitted.
+      - Only for an exported disk; given with O(nvme_export=false) (or for a disk that is not and will not be
+        exported) it fails rather than being ignored.
     type: int
   nvme_nqn: &nvme_nqn
     description:
@@ -93,12 +103,18 @@ options:
       nvme_export: *nvme_export
       nvme_port: *nvme_port
       nvme_nqn: *nvme_nqn
+  create:
+    description:
+      - Whether a disk that does not exist may be created. With V(false) a missing disk fails the task instead,
+        which is what a repair wants (a mistyped slot must not create a new disk).
+    type: bool
+    default: true
   force:
     description:
-      - Allow destructive changes. Needed to remove a disk outside the managed slot and NQN prefixes, to change the
-        NQN of an exported disk, and to ask for a smaller size.
-      - Shrinking stays refused for an exported disk, and the RDS cannot shrink a file disk in place, so a smaller
-        size fails either way, with a message saying what to do instead.
+      - Allow destructive or unusual changes. Needed to remove a disk outside the managed slot and NQN prefixes, to
+        change or stop the export of such a disk, to change the NQN of an exported disk, and to place or remove a
+        backing file outside O(managed_base_paths).
+      - Shrinking is never possible: the RDS cannot shrink a file disk.
     type: bool
     default: false
   remove_file:
@@ -111,39 +127,61 @@ options:
       - Directory of backing files when O(file_path) is omitted.
     type: str
     default: /storage-pool/metal-csi
+  managed_base_paths:
+    description:
+      - Directories where backing files may live without O(force). Each must lie inside a storage pool.
+      - Defaults to O(base_path) alone.
+    type: list
+    elements: str
 """
 
 EXAMPLES = r"""
-- name: A 10 GiB disk exported over NVMe/TCP
-  srvlab.rds.disk:
-    host: rds.example.net
-    host_key: "{{ rds_host_key }}"
-    private_key_file: ~/.ssh/rds_ed25519
-    slot: pvc-0d6f1c52-7a1e-4b8e-9c55-2f0b7f1f0a11
-    size: 10G
-    nvme_export: true
-  delegate_to: localhost
-
-- name: Many disks, planned from one read
-  srvlab.rds.disk:
-    disks:
-      - slot: pvc-a
-        size: 5G
+# The connection options are set once for the play through the action group; every task below relies on them.
+- name: Manage disks on the RDS
+  hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/srvlab.rds.rds:
+      host: rds.example.net
+      host_key: "{{ rds_host_key }}"
+      private_key_file: ~/.ssh/rds_ed25519
+  tasks:
+    - name: A 10 GiB disk exported over NVMe/TCP
+      srvlab.rds.disk:
+        slot: pvc-0d6f1c52-7a1e-4b8e-9c55-2f0b7f1f0a11
+        size: 10GiB
         nvme_export: true
-      - slot: pvc-b
-        size: 20G
-        comment: scratch
-      - slot: pvc-old
-        state: absent
-  delegate_to: localhost
 
-- name: Remove a hand-made disk but keep its file
-  srvlab.rds.disk:
-    slot: test-disk
-    state: absent
-    force: true
-    remove_file: false
-  delegate_to: localhost
+    - name: Grow a volume during a repair; a mistyped slot fails instead of creating a disk
+      srvlab.rds.disk:
+        slot: pvc-0d6f1c52-7a1e-4b8e-9c55-2f0b7f1f0a11
+        size: 20GiB
+        create: false
+
+    - name: Many disks, planned from one read
+      srvlab.rds.disk:
+        disks:
+          - slot: pvc-a
+            size: 5GiB
+            nvme_export: true
+          - slot: pvc-b
+            size: 20GiB
+            comment: scratch
+          - slot: pvc-old
+            state: absent
+
+    - name: Remove a hand-made disk but keep its file
+      srvlab.rds.disk:
+        slot: test-disk
+        state: absent
+        force: true
+        remove_file: false
+
+    - name: Remove the file that the task above kept, once nothing needs it
+      srvlab.rds.disk:
+        slot: test-disk
+        state: absent
+        file_path: /storage-pool/metal-csi/test-disk.img
 """
 
 RETURN = r"""
@@ -214,11 +252,19 @@ after:
     nvme_has_password: false
     managed: true
 actions:
-  description: What was done (or would be done in check mode), in order.
+  description: What was done (or would be done in check mode), in order. Sizes carry their exact byte count.
   returned: success and O(slot) is given
   type: list
   elements: str
-  sample: ["grow to 20GiB", "export as nqn.2000-02.com.mikrotik:pvc-a on port 4420"]
+  sample: ["grow to 20GiB (21474836480 bytes)", "export as nqn.2000-02.com.mikrotik:pvc-a on port 4420"]
+applied:
+  description:
+    - On a failure, what was changed before it, each as the slot, a colon and the action.
+    - C(changed) is true when it is not empty.
+  returned: failure while applying
+  type: list
+  elements: str
+  sample: ["pvc-a: create directory /storage-pool/metal-csi/team", "pvc-a: grow to 2GiB (2147483648 bytes)"]
 disks:
   description: One entry per declared disk, in the order declared (list mode).
   returned: success and O(disks) is given
@@ -255,13 +301,16 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk_plan import (
     PlanOptions,
     apply_plan,
     describe,
-    directories_for,
     disk_to_dict,
-    plan_disk,
     plan_disks,
+    survey_request,
 )
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import RdsError
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_module import argument_spec, managed_policy, run_rds_module
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_module import (
+    argument_spec,
+    error_message,
+    managed_policy,
+    run_rds_module,
+)
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import DEFAULT_BASE_PATH
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_sizes import parse_size
 
@@ -285,9 +334,11 @@ ARGUMENT_SPEC = argument_spec(
         **DISK_OPTIONS,
         "state": dict(DISK_OPTIONS["state"], default="present"),
         "disks": {"type": "list", "elements": "dict", "options": DISK_ENTRY},
+        "create": {"type": "bool", "default": True},
         "force": {"type": "bool", "default": False},
         "remove_file": {"type": "bool", "default": True},
         "base_path": {"type": "str", "default": DEFAULT_BASE_PATH},
+        "managed_base_paths": {"type": "list", "elements": "str"},
     },
     managed=True,
 )
@@ -309,25 +360,28 @@ def desired_disk(entry: Dict[str, Any], default_state: str) -> DesiredDisk:
 
 
 def plan_options(params: Dict[str, Any]) -> PlanOptions:
+    base_path = params["base_path"].rstrip("/") or params["base_path"]
+    if params.get("managed_base_paths") is None:
+        params = dict(params, managed_base_paths=[base_path])
     return PlanOptions(
         policy=managed_policy(params),
         force=params["force"],
         remove_file=params["remove_file"],
-        base_path=params["base_path"],
+        base_path=base_path,
+        create=params["create"],
     )
 
 
 def execute(client: RdsClient, plans: List[DiskPlan], check_mode: bool, policy: ManagedPolicy) -> List[Dict[str, Any]]:
-    """Apply each plan (unless in check mode) and describe it; stops at the first failure."""
+    """Apply each plan (unless in check mode) and describe it; stops at the first failure, which lists
+    everything applied before it (in earlier plans and in the failing one)."""
     results: List[Dict[str, Any]] = []
-    if not check_mode:
-        for directory in directories_for(plans):
-            client.ensure_directory(directory)
     for plan in plans:
         try:
             after = plan.after if check_mode or not plan.changed else apply_plan(client, plan)
-        except RdsError as error:
-            raise ApplyError(plan.slot, [entry["slot"] for entry in results if entry["changed"]], error) from error
+        except ApplyError as error:
+            earlier = ["%s: %s" % (entry["slot"], action) for entry in results for action in entry["actions"]]
+            raise ApplyError(plan.slot, earlier + list(error.applied), error.cause) from error.cause
         results.append(
             {
                 "slot": plan.slot,
@@ -340,13 +394,36 @@ def execute(client: RdsClient, plans: List[DiskPlan], check_mode: bool, policy: 
     return results
 
 
-def run(module: AnsibleModule, client: RdsClient) -> Dict[str, Any]:
+def plan(module: AnsibleModule, client: RdsClient, options: PlanOptions) -> List[DiskPlan]:
+    """Plan every declared disk from one read of the RDS."""
     params = module.params
-    options = plan_options(params)
     if params["disks"] is not None:
-        desired = [desired_disk(entry, params["state"]) for entry in params["disks"]]
-        current = {disk.slot: disk for disk in client.list_disks()}
-        results = execute(client, plan_disks(current, desired, options), module.check_mode, options.policy)
+        entries = params["disks"]
+    else:
+        entries = [dict({name: params[name] for name in DISK_FIELDS}, slot=params["slot"])]
+    desired = [desired_disk(entry, params["state"]) for entry in entries]
+    wanted = survey_request(desired, options)
+    found = client.survey(slots=wanted.slots, files=wanted.files, users_of=wanted.users_of, pools=wanted.pools)
+    plans = plan_disks(found, desired, options)
+    for entry in plans:
+        for warning in entry.warnings:
+            module.warn(warning)
+    return plans
+
+
+def run(module: AnsibleModule, client: RdsClient) -> Dict[str, Any]:
+    options = plan_options(module.params)
+    plans = plan(module, client, options)
+    try:
+        results = execute(client, plans, module.check_mode, options.policy)
+    except ApplyError as error:
+        module.fail_json(
+            msg=error_message(error, module.params["host"]),
+            error_type=type(error.cause).__name__,
+            changed=bool(error.applied),
+            applied=list(error.applied),
+        )
+    if module.params["disks"] is not None:
         changed = [entry for entry in results if entry["changed"]]
         return {
             "changed": bool(changed),
@@ -356,12 +433,7 @@ def run(module: AnsibleModule, client: RdsClient) -> Dict[str, Any]:
                 "after": {entry["slot"]: entry["after"] for entry in changed},
             },
         }
-    entry = {name: params[name] for name in DISK_FIELDS}
-    entry["slot"] = params["slot"]
-    wanted = desired_disk(entry, params["state"])
-    plan = plan_disk(client.get_disk(wanted.slot), wanted, options)
-    result = execute(client, [plan], module.check_mode, options.policy)
-    outcome: Dict[str, Any] = result[0]
+    outcome: Dict[str, Any] = results[0]
     return {
         "changed": outcome["changed"],
         "before": outcome["before"],

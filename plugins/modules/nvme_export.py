@@ -36,7 +36,8 @@ options:
     default: true
   nvme_port:
     description:
-      - NVMe/TCP port; the current one, or C(4420) when there is none, when omitted.
+      - NVMe/TCP port (1 to 65535); the current one, or C(4420) when there is none, when omitted.
+      - Fails with O(enabled=false), where it would have no effect.
       - Named apart from O(port), the SSH port of the RDS.
     type: int
   nvme_nqn:
@@ -53,6 +54,8 @@ options:
   nvme_password:
     description:
       - In-band authentication secret of the export. An empty string removes it. Omitted leaves it as it is.
+      - When the export already has a secret and O(update_nvme_password=on_create), it is not sent, and a warning
+        says so.
       - Named apart from O(password), the SSH password of the RDS.
     type: str
   update_nvme_password:
@@ -63,28 +66,37 @@ options:
     choices: [always, on_create]
     default: on_create
   force:
-    description: Allow changing the NQN of an exported disk (hosts connected to the old NQN lose the disk).
+    description:
+      - Allow changing the NQN of an exported disk (hosts connected to the old NQN lose the disk).
+      - Allow any change to the export of a disk outside the managed slot and NQN prefixes (it may be a diskless
+        node's system volume).
     type: bool
     default: false
 """
 
 EXAMPLES = r"""
-- name: Export a disk to two hosts only
-  srvlab.rds.nvme_export:
-    host: rds.example.net
-    host_key: "{{ rds_host_key }}"
-    slot: pvc-0d6f1c52-7a1e-4b8e-9c55-2f0b7f1f0a11
-    allowed_host_nqns:
-      - nqn.2014-08.org.nvmexpress:uuid:6c5fbd37-0d8b-4c9e-a2de-4c1bb0f1d3a7
-      - nqn.2014-08.org.nvmexpress:uuid:2a0f4f55-5c53-4b8e-9f59-0c0a6a4f6e39
-    nvme_password: "{{ vault_nvme_secret }}"
-  delegate_to: localhost
+# The connection options are set once for the play through the action group; every task below relies on them.
+- name: Export disks of the RDS
+  hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/srvlab.rds.rds:
+      host: rds.example.net
+      host_key: "{{ rds_host_key }}"
+      private_key_file: ~/.ssh/rds_ed25519
+  tasks:
+    - name: Export a disk to two hosts only
+      srvlab.rds.nvme_export:
+        slot: pvc-0d6f1c52-7a1e-4b8e-9c55-2f0b7f1f0a11
+        allowed_host_nqns:
+          - nqn.2014-08.org.nvmexpress:uuid:6c5fbd37-0d8b-4c9e-a2de-4c1bb0f1d3a7
+          - nqn.2014-08.org.nvmexpress:uuid:2a0f4f55-5c53-4b8e-9f59-0c0a6a4f6e39
+        nvme_password: "{{ vault_nvme_secret }}"
 
-- name: Stop exporting
-  srvlab.rds.nvme_export:
-    slot: pvc-0d6f1c52-7a1e-4b8e-9c55-2f0b7f1f0a11
-    enabled: false
-  delegate_to: localhost
+    - name: Stop exporting
+      srvlab.rds.nvme_export:
+        slot: pvc-0d6f1c52-7a1e-4b8e-9c55-2f0b7f1f0a11
+        enabled: false
 """
 
 RETURN = r"""
@@ -147,6 +159,8 @@ def run(module: AnsibleModule, client: RdsClient) -> Dict[str, Any]:
         update_password=params["update_nvme_password"] == "always",
     )
     plan = plan_export(client.get_disk(desired.slot), desired, options)
+    for warning in plan.warnings:
+        module.warn(warning)
     after = plan.after if module.check_mode or not plan.changed else apply_plan(client, plan)
     before_state = disk_to_dict(plan.before, options.policy)
     after_state = disk_to_dict(after, options.policy)

@@ -13,7 +13,7 @@ from tests.integration.playbooks import connection_defaults, run_playbook
 
 MIB = 1024**2
 GIB = 1024**3
-HOSTILE_SLOT = 'pvc-h "q"; /disk remove [find] $x\nline'
+HOSTILE_SLOT = 'pvc-h "q"; :disk remove [find] $x\\line'
 HOSTILE_COMMENT = 'it\'s "quoted"; /system reboot; [find] $(x) \\\nsecond line \t'
 HOST_NQN = "nqn.2014-08.org.nvmexpress:uuid:6c5fbd37-0d8b-4c9e-a2de-4c1bb0f1d3a7"
 SYSTEM_NQN = "nqn.2000-02.com.mikrotik:diskless-node-1"
@@ -46,7 +46,7 @@ def desired_state_tasks() -> list[dict[str, Any]]:
             "srvlab.rds.disk": {
                 "disks": [
                     {"slot": "pvc-b", "size": MIB, "nvme_export": True},
-                    {"slot": "pvc-c", "size": "1 MiB", "file_path": "/storage-pool/other/deeper/pvc-c.img"},
+                    {"slot": "pvc-c", "size": "1 MiB", "file_path": "/storage-pool/metal-csi/deeper/pvc-c.img"},
                     {"slot": "pvc-gone", "state": "absent"},
                 ]
             },
@@ -97,7 +97,7 @@ def test_playbooks_create_modify_remove_and_stay_idempotent(
     first = run_playbook(tmp_path, desired_state_tasks() + refusal_tasks() + wrong_host, defaults)
     assert first["grow"]["changed"]
     assert first["grow"]["actions"] == [
-        "grow to 2GiB",
+        "grow to 2GiB (2147483648 bytes)",
         "set comment",
         "export as nqn.2000-02.com.mikrotik:pvc-a on port 4421",
     ]
@@ -110,7 +110,7 @@ def test_playbooks_create_modify_remove_and_stay_idempotent(
     assert first["removed"]["changed"] and first["removed"]["after"] == {}
     assert first["refuse_unmanaged"]["failed"]
     assert "Refusing to remove disk 'diskless-node-1': it is not managed" in first["refuse_unmanaged"]["msg"]
-    assert "force: true" in first["refuse_shrink"]["msg"]
+    assert "cannot shrink" in first["refuse_shrink"]["msg"] and "force" not in first["refuse_shrink"]["msg"]
     assert "change the NQN of exported disk 'pvc-a'" in first["refuse_nqn"]["msg"]
     assert first["wrong_host_key"]["failed"]
     assert "Check host_key or known_hosts_file" in first["wrong_host_key"]["msg"]
@@ -122,7 +122,7 @@ def test_playbooks_create_modify_remove_and_stay_idempotent(
     assert on_rds[HOSTILE_SLOT].comment == HOSTILE_COMMENT
     assert on_rds["pvc-a"].size == 2 * GIB and on_rds["pvc-a"].export.port == 4421
     assert on_rds["diskless-node-1"].export.nqn == SYSTEM_NQN
-    assert on_rds["pvc-c"].file_path == "/storage-pool/other/deeper/pvc-c.img"  # directories created
+    assert on_rds["pvc-c"].file_path == "/storage-pool/metal-csi/deeper/pvc-c.img"  # directories created
     assert rds.get_file("/storage-pool/metal-csi/pvc-gone.img") is None
     assert rds.get_file("/storage-pool/metal-csi/pvc-r.img") is not None  # remove_file: false kept it
 

@@ -95,6 +95,12 @@ def test_rds_runbooks(
     disk = rds.get_disk("pvc-live")
     assert disk is not None and disk.size == 2 * GIB
 
+    # A mistyped volume ID fails: a repair never creates a disk.
+    typo = _repair(tmp_path, inventory, "-t", "grow", "-e", "volume_id=pvc-typo", "-e", "repair_size=2G")
+    assert typo.returncode != 0
+    assert "Disk 'pvc-typo' does not exist on the RDS, and create is false" in typo.stdout
+    assert rds.get_disk("pvc-typo") is None and rds.get_file(BASE + "/pvc-typo.img") is None
+
     orphans = _repair(tmp_path, inventory, "-t", "orphans", "-e", "repair_kubeconfig=%s" % kubeconfig)
     assert orphans.returncode == 0, orphans.stdout + orphans.stderr
     assert '"pvc-orphan"' in orphans.stdout

@@ -77,6 +77,7 @@ class FakeRds:
     reads: int = 0
     round_trips: int = 0
     pool_size: int = 1024 * GIB
+    pools: frozenset[str] = frozenset({"storage-pool"})
 
     @classmethod
     def holding(cls, *disks: Disk, files: tuple[RdsFile, ...] = ()) -> FakeRds:
@@ -109,17 +110,27 @@ class FakeRds:
         self.round_trips += 1
         return self._capacity(pool)
 
-    def survey(self, slots: Sequence[str] = (), files: Sequence[str] = (), pool: str | None = None) -> Survey:
-        if not (slots or files or pool):
+    def survey(
+        self,
+        slots: Sequence[str] = (),
+        files: Sequence[str] = (),
+        pool: str | None = None,
+        users_of: Sequence[str] = (),
+        pools: Sequence[str] = (),
+    ) -> Survey:
+        if not (slots or files or pool or users_of or pools):
             return Survey()
         self.reads += 1
         self.round_trips += 1
         found_files = {path: self.files[path] for path in files if path in self.files}
         found_files.update({path: RdsFile(path, "directory", None, "") for path in files if path in self.directories})
+        every_pool = [name for name in ([pool] if pool else []) + list(pools) if name in self.pools]
         return Survey(
             {slot: self.disks[slot] for slot in slots if slot in self.disks},
             found_files,
-            self._capacity(pool) if pool is not None else None,
+            self._capacity(pool) if pool in self.pools else None,
+            {entry.file_path: entry for entry in self.disks.values() if entry.file_path in users_of},
+            {name: self._capacity(name) for name in every_pool},
         )
 
     # Writing
@@ -148,9 +159,24 @@ class FakeRds:
         self._write("remove file %s" % path)
         self.round_trips += 1
         self.files.pop(path, None)
+        self.directories.discard(path)
+
+    def create_directory(self, path: str) -> bool:
+        if path in self.directories:
+            return False
+        self._write("create directory %s" % path)
+        self.round_trips += 1
+        if posixpath.dirname(path) not in self.directories and posixpath.dirname(path).count("/") > 1:
+            raise NotFoundError("failure: directory does not exist")
+        self.directories.add(path)
+        return True
 
     def add_disk(self, spec: DiskSpec) -> Disk:
         self._write("add %s" % spec.slot)
+        if posixpath.dirname(spec.file_path) not in self.directories:
+            raise NotFoundError("failure: directory does not exist")
+        if self._capacity("storage-pool").free < spec.size:
+            raise NoSpaceError("failure: not enough space")
         return self._put(spec)
 
     def _put(self, spec: DiskSpec) -> Disk:

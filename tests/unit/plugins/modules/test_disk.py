@@ -7,22 +7,34 @@ from typing import Any, cast
 
 import pytest
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RdsClient
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk_plan import ApplyError
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import InvalidValueError, UnreachableError
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_module import error_message
 from ansible_collections.srvlab.rds.plugins.modules import disk as disk_module
 from ansible_collections.srvlab.rds.plugins.modules import disk_info, nvme_export
 
 from tests.unit.plugins.fake_rds import GIB, FakeRds, disk
 
 
+class Failed(Exception):
+    """fail_json was called; ``result`` holds what it was called with."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        super().__init__(result.get("msg"))
+        self.result = result
+
+
 @dataclass
 class StubModule:
-    """What the run functions use of AnsibleModule: params (with the spec's defaults) and check_mode."""
+    """What the run functions use of AnsibleModule: params (with the spec's defaults), check_mode, warn, fail_json."""
 
     params: dict[str, Any]
     check_mode: bool = False
     warnings: list[str] = field(default_factory=list)
+
+    def warn(self, warning: str) -> None:
+        self.warnings.append(warning)
+
+    def fail_json(self, **result: Any) -> None:
+        raise Failed(result)
 
 
 def module(spec: dict[str, Any], check_mode: bool = False, **params: Any) -> StubModule:
@@ -57,7 +69,7 @@ def test_check_mode_predicts_without_writing() -> None:
     assert result["changed"]
     assert result["after"]["size"] == 2 * GIB and result["after"]["comment"] == "c"
     assert result["before"]["size"] == GIB
-    assert result["actions"] == ["grow to 2GiB", "set comment"]
+    assert result["actions"] == ["grow to 2GiB (2147483648 bytes)", "set comment"]
 
 
 def test_sizes_in_units_and_bytes_are_the_same_size() -> None:
@@ -97,21 +109,33 @@ def test_nvme_export_is_idempotent_and_honest_in_check_mode() -> None:
     assert not nvme_export.run(module(nvme_export.ARGUMENT_SPEC, **params), client(rds))["changed"]
 
 
-def test_a_failure_in_list_mode_names_the_disk_and_what_changed_before_it() -> None:
+def test_a_failure_in_list_mode_is_changed_and_names_what_was_applied_before_it() -> None:
     rds = FakeRds.holding(disk("pvc-2", size=GIB))
-    disks = [{"slot": "pvc-1", "size": "1G"}, {"slot": "pvc-2", "size": "2G"}]
+    disks = [{"slot": "pvc-1", "size": "1GiB"}, {"slot": "pvc-2", "size": "2GiB"}]
 
     rds.fail_writes_with = UnreachableError("The RDS at rds.test stopped answering")
     rds.fail_after_writes = 1
-    with pytest.raises(ApplyError) as failure:
+    with pytest.raises(Failed) as failure:
         disk_module.run(module(disk_module.ARGUMENT_SPEC, disks=disks), client(rds))
-    message = error_message(failure.value, "rds.test")
-    assert message.startswith("Error while changing disk 'pvc-2'; disks changed before it: pvc-1: The RDS")
-    assert message.endswith("Check host, port and timeout, and that the RDS at rds.test is reachable.")
+    result = failure.value.result
+    assert result["changed"] and result["applied"] == [
+        "pvc-1: create pvc-1 of 1GiB (1073741824 bytes) at /storage-pool/metal-csi/pvc-1.img"
+    ]
+    assert result["msg"].startswith("Error while changing disk 'pvc-2': The RDS at rds.test stopped answering.")
+    assert "Applied before the failure: pvc-1: create pvc-1" in result["msg"]
+    assert result["msg"].endswith("Check host, port and timeout, and that the RDS at rds.test is reachable.")
+
+
+def test_a_failure_before_any_change_is_not_changed() -> None:
+    rds = FakeRds.holding(disk("pvc-1", size=GIB))
+    rds.fail_writes_with = UnreachableError("The RDS at rds.test stopped answering")
+    with pytest.raises(Failed) as failure:
+        disk_module.run(module(disk_module.ARGUMENT_SPEC, slot="pvc-1", size="2GiB"), client(rds))
+    assert not failure.value.result["changed"] and failure.value.result["applied"] == []
 
 
 def test_missing_directories_are_created_once_before_the_disks() -> None:
     rds = FakeRds()
-    disks = [{"slot": "pvc-%d" % number, "size": "1M"} for number in range(3)]
+    disks = [{"slot": "pvc-%d" % number, "size": "1GiB"} for number in range(3)]
     disk_module.run(module(disk_module.ARGUMENT_SPEC, disks=disks, base_path="/storage-pool/new"), client(rds))
     assert rds.writes == ["create directory /storage-pool/new", "add pvc-0", "add pvc-1", "add pvc-2"]
