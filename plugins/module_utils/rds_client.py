@@ -78,6 +78,7 @@ LOG = logging.getLogger("srvlab.rds.client")
 # A survey asking for more disks or files than this prints the whole table once instead of one
 # print per item, so a long list stays one short command line; the items are sorted out here.
 _TARGETED_PRINTS = 8
+_REGEX_SPECIALS = frozenset(".[]()*+?{}|^$\\")
 T = TypeVar("T")
 
 
@@ -304,6 +305,14 @@ class RdsClient:
         self._change_and_check(
             command, lambda found: True if not found.files else None, "remove file %s" % path, files=[path]
         )
+
+    def remove_directory_if_empty(self, path: str) -> bool:
+        """Remove a directory that holds nothing (a file or directory inside keeps it). Returns whether it went."""
+        check_path(path)
+        if self.list_files("^" + literal_pattern(path.lstrip("/") + "/")):
+            return False
+        self.remove_known_file(path)
+        return True
 
     def ensure_directory(self, path: str) -> bool:
         """Create a directory and its missing parents below the pool. Returns whether one was created.
@@ -554,6 +563,11 @@ def check_room(capacity: PoolCapacity, spec: DiskSpec) -> None:
             "Not enough space in pool %s for disk %r: %s requested, %s free. Free space or add disks to the pool."
             % (capacity.pool, spec.slot, format_size(spec.size), format_size(capacity.free))
         )
+
+
+def literal_pattern(text: str) -> str:
+    """A regular expression (POSIX extended, as RouterOS' ``~`` takes) that matches ``text`` literally."""
+    return "".join("\\" + char if char in _REGEX_SPECIALS else char for char in text)
 
 
 def pool_of(path: str) -> str:

@@ -40,6 +40,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import (
     IMAGE_SUFFIX,
     NQN_BASE,
     backing_file,
+    is_under,
     nqn_problem,
     size_problem,
 )
@@ -62,6 +63,8 @@ class DiskOperations(Protocol):
     def remove_known_file(self, path: str) -> None: ...
 
     def create_directory(self, path: str) -> bool: ...
+
+    def remove_directory_if_empty(self, path: str) -> bool: ...
 
 
 class ApplyError(RdsError):
@@ -151,7 +154,14 @@ class RemoveFile:
     path: str
 
 
-Action = Union[CreateDirectory, CreateDisk, GrowDisk, SetComment, SetExport, RemoveDisk, RemoveFile]
+@dataclass(frozen=True)
+class PruneDirectory:
+    """Remove a directory a removal may have left empty (never a managed base path or one of its parents)."""
+
+    path: str
+
+
+Action = Union[CreateDirectory, CreateDisk, GrowDisk, SetComment, SetExport, RemoveDisk, RemoveFile, PruneDirectory]
 
 
 @dataclass(frozen=True)
@@ -357,11 +367,16 @@ def describe(action: Action) -> str:
         return "export as %s on port %d" % (export.nqn, export.port) if export.enabled else "stop exporting"
     if isinstance(action, RemoveDisk):
         return "remove disk and backing file %s" % action.file_path if action.remove_file else "remove disk, keep file"
-    if isinstance(action, GrowDisk):
-        return "grow to %s" % _size_text(action.size)
-    if isinstance(action, CreateDirectory):
-        return "create directory %s" % action.path
-    return "remove orphaned backing file %s" % action.path if isinstance(action, RemoveFile) else "set comment"
+    if isinstance(action, (CreateDirectory, PruneDirectory, RemoveFile)):
+        return _PATH_ACTIONS[type(action)] % action.path
+    return "grow to %s" % _size_text(action.size) if isinstance(action, GrowDisk) else "set comment"
+
+
+_PATH_ACTIONS = {
+    CreateDirectory: "create directory %s",
+    PruneDirectory: "remove directory %s if it is left empty",
+    RemoveFile: "remove orphaned backing file %s",
+}
 
 
 def disk_to_dict(disk: Optional[Disk], policy: ManagedPolicy) -> Dict[str, Any]:
@@ -406,12 +421,19 @@ def _apply(client: DiskOperations, slot: str, action: Action, disk: Optional[Dis
         return client.set_comment(slot, action.comment)
     if isinstance(action, SetExport):
         return client.set_export(slot, action.export)
-    if isinstance(action, RemoveFile):
-        client.remove_known_file(action.path)
+    if isinstance(action, (RemoveFile, PruneDirectory)):
+        _tidy(client, action)
         return None
     if isinstance(action, RemoveDisk) and disk is not None:
         client.remove_known_disk(disk, remove_file=action.remove_file)
     return None
+
+
+def _tidy(client: DiskOperations, action: Union[RemoveFile, PruneDirectory]) -> None:
+    if isinstance(action, RemoveFile):
+        client.remove_known_file(action.path)
+    else:
+        client.remove_directory_if_empty(action.path)
 
 
 def _remove_directories(client: DiskOperations, created: Sequence[str]) -> List[CreateDirectory]:
@@ -442,7 +464,19 @@ def _plan_removal(found: Survey, current: Optional[Disk], desired: DesiredDisk, 
             % (current.slot, options.policy.slot_prefix, options.policy.nqn_prefix)
         )
     action = RemoveDisk(remove_file=options.remove_file, file_path=current.file_path)
-    return DiskPlan(desired.slot, (action,), current, None, warnings)
+    pruned = _prunable(current.file_path, options) if options.remove_file else ()
+    return DiskPlan(desired.slot, (action, *pruned), current, None, warnings)
+
+
+def _prunable(path: str, options: PlanOptions) -> Tuple[PruneDirectory, ...]:
+    """The directories around a removed file that may be left empty, innermost first: every level below the pool
+    except the managed base paths and their parents, which stay for the next disk."""
+    keep = options.policy.base_paths
+    return tuple(
+        PruneDirectory(level)
+        for level in reversed(directory_levels(path))
+        if not any(level == base or is_under(base, level) for base in keep)
+    )
 
 
 def _plan_orphan_removal(
@@ -460,7 +494,7 @@ def _plan_orphan_removal(
             "Refusing to remove the orphaned file %s: it lies outside the managed base paths (%s). Set force: true "
             "to remove it anyway." % (path, ", ".join(options.policy.base_paths))
         )
-    return DiskPlan(desired.slot, (RemoveFile(path),), None, None, warnings)
+    return DiskPlan(desired.slot, (RemoveFile(path), *_prunable(path, options)), None, None, warnings)
 
 
 def _ignored_on_removal(desired: DesiredDisk) -> Tuple[str, ...]:

@@ -149,6 +149,10 @@ def test_force_guards_ignored_values_messages_and_leftover_files(
         disk_task("remove_leftover", slot="pvc-r", state="absent", file_path=BASE + "/pvc-r.img"),
         disk_task("remove_leftover_again", slot="pvc-r", state="absent", file_path=BASE + "/pvc-r.img"),
         disk_task("recreate_after", slot="pvc-r", size=GIB),
+        disk_task("forced", slot="pvc-f", size=GIB, file_path="/storage-pool/elsewhere/deep/f.img", force=True),
+        disk_task("forced_gone", slot="pvc-f", state="absent", force=True),
+        disk_task("deeper", slot="pvc-g", size=GIB, file_path=BASE + "/deeper/g.img"),
+        disk_task("deeper_gone", slot="pvc-g", state="absent"),
         {"register": "directory_on_image", "srvlab.rds.directory": {"paths": [BASE + "/pvc-a.img"]}},
         {"register": "directory_outside", "srvlab.rds.directory": {"paths": ["/etc/foo"]}},
     ]
@@ -174,6 +178,15 @@ def test_force_guards_ignored_values_messages_and_leftover_files(
     ]
     assert not run["remove_leftover_again"]["changed"]
     assert run["recreate_after"]["changed"]
+    assert run["forced"]["changed"] and run["deeper"]["changed"]
+    assert run["forced_gone"]["actions"] == [
+        "remove disk and backing file /storage-pool/elsewhere/deep/f.img",
+        "remove directory /storage-pool/elsewhere/deep if it is left empty",
+        "remove directory /storage-pool/elsewhere if it is left empty",
+    ]
+    # Removal leaves no directory behind, except the managed base path itself.
+    assert not any(path.startswith(("/storage-pool/elsewhere", BASE + "/deeper")) for path in file_paths(rds))
+    assert BASE in file_paths(rds)
     assert "is a file (.img file), not a directory" in run["directory_on_image"]["msg"]
     assert "not in a storage pool of the RDS" in run["directory_outside"]["msg"]
     assert "/etc/foo" not in file_paths(rds) and "/etc" not in file_paths(rds)

@@ -161,6 +161,13 @@ class FakeRds:
         self.files.pop(path, None)
         self.directories.discard(path)
 
+    def remove_directory_if_empty(self, path: str) -> bool:
+        inside = [entry for entry in [*self.files, *self.directories] if entry.startswith(path + "/")]
+        if inside:
+            return False
+        self.remove_known_file(path)
+        return True
+
     def create_directory(self, path: str) -> bool:
         if path in self.directories:
             return False

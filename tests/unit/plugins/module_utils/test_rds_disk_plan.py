@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import ManagedPolicy, RdsFile
@@ -15,6 +16,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk_plan import (
     DiskPlan,
     GrowDisk,
     PlanOptions,
+    PruneDirectory,
     RemoveDisk,
     RemoveFile,
     SetComment,
@@ -215,6 +217,27 @@ def test_backing_files_stay_in_the_managed_base_paths_and_in_a_pool() -> None:
     system = DesiredDisk("pvc-1", size=GIB, file_path="/etc/foo/x.img")
     with pytest.raises(InvalidValueError, match=r"not in a storage pool of the RDS \(no pool is mounted at /etc\)"):
         plan_one(rds, system, FORCE)
+
+
+def test_removal_prunes_the_directories_it_leaves_empty_but_never_a_base_path() -> None:
+    rds = FakeRds()
+    elsewhere = DesiredDisk("pvc-1", size=GIB, file_path="/storage-pool/elsewhere/deep/x.img")
+    deeper = DesiredDisk("pvc-2", size=GIB, file_path=BASE + "/deeper/pvc-2.img")
+    neighbour = DesiredDisk("pvc-3", size=GIB, file_path="/storage-pool/elsewhere/y.img")
+    for plan in planned(rds, [elsewhere, deeper, neighbour], FORCE):
+        apply_plan(rds, plan)
+    assert rds.directories == {BASE, BASE + "/deeper", "/storage-pool/elsewhere", "/storage-pool/elsewhere/deep"}
+    removals = [replace(entry, present=False, size=None) for entry in (elsewhere, deeper)]
+    plans = planned(rds, removals, FORCE)
+    assert plans[0].actions[1:] == (
+        PruneDirectory("/storage-pool/elsewhere/deep"),
+        PruneDirectory("/storage-pool/elsewhere"),
+    )
+    assert plans[1].actions[1:] == (PruneDirectory(BASE + "/deeper"),)
+    for plan in plans:
+        apply_plan(rds, plan)
+    # /storage-pool/elsewhere still holds pvc-3's file; the base path stays for the next disk.
+    assert rds.directories == {BASE, "/storage-pool/elsewhere"}
 
 
 def test_check_mode_foresees_a_full_pool_counting_the_list_in_order() -> None:
