@@ -14,6 +14,9 @@ command -v mkfs.xfs >/dev/null 2>&1 || needed+=(xfsprogs)
 command -v mkfs.ext4 >/dev/null 2>&1 || needed+=(e2fsprogs)
 command -v losetup >/dev/null 2>&1 || needed+=(mount)
 command -v modprobe >/dev/null 2>&1 || needed+=(kmod)
+# The SSH tests: an OpenSSH jump host (sshd), a real ssh-agent, ssh-add and ssh-keygen.
+[ -x /usr/sbin/sshd ] || needed+=(openssh-server)
+command -v ssh-agent >/dev/null 2>&1 && command -v ssh-keygen >/dev/null 2>&1 || needed+=(openssh-client)
 
 if [ "${#needed[@]}" -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then

@@ -33,7 +33,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import (
 from rds_csi.params import VOLUME_PATH_RULE, is_volume_path
 
 if TYPE_CHECKING:
-    from ansible_collections.srvlab.rds.plugins.module_utils.ssh_transport import SshSettings
+    from ansible_collections.srvlab.rds.plugins.module_utils.ssh_transport import JumpHost, SshSettings
 
 MODES = ("controller", "node", "all")
 ENV_PREFIX = "RDS_CSI_"
@@ -45,40 +45,128 @@ class ConfigError(Exception):
     """The configuration is unusable; the message lists every problem and how to fix it."""
 
 
+def _about(text: str) -> dict[str, str]:
+    """A setting's one description: its --help line and its row in the documentation's table."""
+    return {"help": text}
+
+
 @dataclass(frozen=True)
 class Config:
-    mode: str = "all"
-    endpoint: str = "unix:///csi/csi.sock"
-    node_id: str = ""
-    zone: str = "default"
-    log_level: str = "info"
-    rds_address: str = ""
-    rds_port: int = 22
-    rds_user: str = "admin"
-    rds_key_file: str = ""
-    rds_key_passphrase: str = field(default="", repr=False)
-    rds_password: str = field(default="", repr=False)
-    rds_host_key: str = ""
-    rds_known_hosts: str = ""
-    rds_verify_host_key: bool = True
-    rds_connect_timeout: float = 10.0
-    rds_command_timeout: float = 30.0
-    rds_max_sessions: int = 4
-    base_path: str = DEFAULT_BASE_PATH
-    nvme_address: str = ""
-    nvme_port: int = DEFAULT_NVME_PORT
-    managed_nqn_prefix: str = DEFAULT_NQN_PREFIX
-    node_ids: tuple[str, ...] = ()
-    kubeconfig: str = ""
+    mode: str = field(
+        default="all", metadata=_about("which services run: controller, node, or all (both in one process)")
+    )
+    endpoint: str = field(
+        default="unix:///csi/csi.sock",
+        metadata=_about("where gRPC is served: unix:///path, or tcp://host:port for tests"),
+    )
+    node_id: str = field(
+        default="", metadata=_about("this node's ID (its Kubernetes node name); required in modes node and all")
+    )
+    zone: str = field(
+        default="default", metadata=_about("value of the topology segment this driver's volumes and nodes are in")
+    )
+    log_level: str = field(
+        default="info",
+        metadata=_about("debug, info, warning or error; debug also logs RouterOS commands (secrets masked)"),
+    )
+    rds_address: str = field(
+        default="", metadata=_about("address or DNS name of the RDS's SSH service; required for the controller")
+    )
+    rds_port: int = field(default=22, metadata=_about("SSH port of the RDS, 1 to 65535"))
+    rds_user: str = field(default="admin", metadata=_about("RouterOS user the controller logs in as"))
+    rds_key_file: str = field(
+        default="", metadata=_about("private key (ed25519 or RSA) to log in with; preferred over a password")
+    )
+    rds_key_passphrase_file: str = field(
+        default="",
+        metadata=_about(
+            "file holding the passphrase of rds_key_file (a mounted Secret; preferred over rds_key_passphrase)"
+        ),
+    )
+    rds_key_passphrase: str = field(
+        default="",
+        repr=False,
+        metadata=_about("passphrase of rds_key_file; rds_key_passphrase_file keeps it out of the environment"),
+    )
+    rds_password: str = field(
+        default="", repr=False, metadata=_about("password, used when the key is refused or not given")
+    )
+    rds_host_key: str = field(
+        default="", metadata=_about("the RDS's public host key line to pin ('ssh-ed25519 AAAA...')")
+    )
+    rds_known_hosts: str = field(default="", metadata=_about("OpenSSH known_hosts file that holds the RDS's host key"))
+    rds_verify_host_key: bool = field(
+        default=True,
+        metadata=_about("verify the RDS's host key (needs rds_host_key or rds_known_hosts); off logs a warning"),
+    )
+    rds_connect_timeout: float = field(
+        default=10.0, metadata=_about("seconds to establish the SSH connection (both hops with a jump host)")
+    )
+    rds_command_timeout: float = field(default=30.0, metadata=_about("seconds each RouterOS command may take"))
+    rds_max_sessions: int = field(
+        default=4, metadata=_about("SSH sessions open at once on the connection to the RDS, 1 to 64")
+    )
+    rds_jump_host: str = field(
+        default="", metadata=_about("OpenSSH server to reach the RDS through (as ssh -J); empty: connect directly")
+    )
+    rds_jump_port: int = field(default=22, metadata=_about("SSH port of rds_jump_host, 1 to 65535"))
+    rds_jump_user: str = field(default="", metadata=_about("user on rds_jump_host; required with rds_jump_host"))
+    rds_jump_key_file: str = field(
+        default="", metadata=_about("private key for rds_jump_host; empty: rds_key_file and its passphrase")
+    )
+    rds_jump_key_passphrase_file: str = field(
+        default="", metadata=_about("file holding the passphrase of rds_jump_key_file")
+    )
+    rds_jump_host_key: str = field(default="", metadata=_about("rds_jump_host's public host key line to pin"))
+    rds_jump_known_hosts: str = field(
+        default="",
+        metadata=_about(
+            "known_hosts file with rds_jump_host's key; with neither this nor rds_jump_host_key, rds_known_hosts"
+        ),
+    )
+    rds_jump_verify_host_key: bool = field(
+        default=True, metadata=_about("verify rds_jump_host's host key; off logs a warning")
+    )
+    base_path: str = field(
+        default=DEFAULT_BASE_PATH,
+        metadata=_about("directory on the RDS for volumes when a StorageClass gives no volumePath"),
+    )
+    nvme_address: str = field(
+        default="",
+        metadata=_about("NVMe/TCP address nodes connect to when a StorageClass gives none; empty: rds_address"),
+    )
+    nvme_port: int = field(
+        default=DEFAULT_NVME_PORT, metadata=_about("NVMe/TCP port nodes connect to when a StorageClass gives none")
+    )
+    managed_nqn_prefix: str = field(
+        default=DEFAULT_NQN_PREFIX,
+        metadata=_about(
+            "NQN prefix of the volumes this driver manages (nqn., a colon, at most 223 bytes); "
+            "a node reads it from node_config_file"
+        ),
+    )
+    node_ids: tuple[str, ...] = field(
+        default=(),
+        metadata=_about("comma-separated node IDs ControllerPublish accepts without a kubeconfig (node_id counts too)"),
+    )
+    kubeconfig: str = field(
+        default="", metadata=_about("kubeconfig path, or in-cluster: Kubernetes Node objects decide which nodes exist")
+    )
     # Node settings (P-6): where nvme-cli, sysfs and /dev are (tests point them at the test fabric).
-    nvme_binary: str = "nvme"
-    sysfs_root: str = "/sys"
-    dev_root: str = "/dev"
-    host_nqn_file: str = DEFAULT_HOSTNQN_FILE
-    node_config_file: str = DEFAULT_CONFIG_FILE
-    nvme_command_timeout: float = 30.0
-    device_wait_timeout: float = 30.0
-    mount_timeout: float = 60.0
+    nvme_binary: str = field(default="nvme", metadata=_about("the nvme-cli program the node runs"))
+    sysfs_root: str = field(default="/sys", metadata=_about("where sysfs is mounted (absolute)"))
+    dev_root: str = field(default="/dev", metadata=_about("where device nodes are (absolute)"))
+    host_nqn_file: str = field(default=DEFAULT_HOSTNQN_FILE, metadata=_about("file holding this node's host NQN"))
+    node_config_file: str = field(
+        default=DEFAULT_CONFIG_FILE, metadata=_about("the node's configuration, as srvlab.rds.nqn_filter writes it")
+    )
+    nvme_command_timeout: float = field(
+        default=30.0, metadata=_about("seconds each nvme-cli command may take, up to 3600")
+    )
+    device_wait_timeout: float = field(
+        default=30.0, metadata=_about("seconds to wait for a connected volume's block device, up to 3600")
+    )
+    mount_timeout: float = field(default=60.0, metadata=_about("seconds each mount or unmount may take, up to 3600"))
 
     @property
     def runs_controller(self) -> bool:
@@ -101,7 +189,7 @@ class Config:
             port=self.rds_port,
             username=self.rds_user,
             private_key_file=self.rds_key_file or None,
-            private_key_passphrase=self.rds_key_passphrase or None,
+            private_key_passphrase=self.rds_key_passphrase or read_secret(self.rds_key_passphrase_file),
             password=self.rds_password or None,
             host_key=self.rds_host_key or None,
             known_hosts_file=self.rds_known_hosts or None,
@@ -109,6 +197,24 @@ class Config:
             connect_timeout=self.rds_connect_timeout,
             command_timeout=self.rds_command_timeout,
             max_sessions=self.rds_max_sessions,
+            use_agent=False,  # a daemon has no agent of its own; its key comes from a mounted Secret
+            jump=self._jump_host(),
+        )
+
+    def _jump_host(self) -> Optional[JumpHost]:
+        from ansible_collections.srvlab.rds.plugins.module_utils.ssh_transport import JumpHost  # noqa: PLC0415
+
+        if not self.rds_jump_host:
+            return None
+        return JumpHost(
+            host=self.rds_jump_host,
+            port=self.rds_jump_port,
+            username=self.rds_jump_user,
+            private_key_file=self.rds_jump_key_file or None,
+            private_key_passphrase=read_secret(self.rds_jump_key_passphrase_file),
+            host_key=self.rds_jump_host_key or None,
+            known_hosts_file=self.rds_jump_known_hosts or None,
+            verify_host_key=self.rds_jump_verify_host_key,
         )
 
     def summary(self) -> dict[str, Any]:
@@ -120,16 +226,73 @@ class Config:
         return shown
 
 
+def read_secret(path: str) -> Optional[str]:
+    """The first line of a secret file (a mounted Kubernetes Secret), or None without a path."""
+    if not path:
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return handle.readline().rstrip("\r\n") or None
+
+
+def environment_names(name: str) -> list[str]:
+    """The environment variables a setting is read from, its own name first."""
+    return [ENV_PREFIX + name.upper()] + [alias for alias, target in ENV_ALIASES.items() if target == name]
+
+
+def shown_default(item: dataclasses.Field[Any]) -> str:
+    default = item.default
+    if isinstance(default, bool):
+        return "true" if default else "false"
+    if isinstance(default, tuple):
+        return ",".join(default) or "none"
+    return str(default) if default != "" else "none"
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rds-csi-driver", description="CSI driver for MikroTik RDS over NVMe/TCP.")
-    parser.add_argument("--config", help="YAML file with settings (keys as the flags, with underscores)")
+    parser = argparse.ArgumentParser(
+        prog="rds-csi-driver",
+        description="CSI driver for MikroTik RDS over NVMe/TCP. Every setting is also read from the environment "
+        "variable shown and from the --config file; later sources win: defaults, file, environment, flags.",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="YAML file of settings, keyed by the names below with underscores (default: none; env %sCONFIG)"
+        % ENV_PREFIX,
+    )
+    for item in fields(Config):
+        flag = "--" + item.name.replace("_", "-")
+        text = "%s (default: %s; env %s)" % (
+            item.metadata["help"],
+            shown_default(item),
+            ", ".join(environment_names(item.name)),
+        )
+        text = text.replace("%", "%%")
+        if item.type == "bool":
+            parser.add_argument(flag, dest=item.name, action=argparse.BooleanOptionalAction, default=None, help=text)
+        else:
+            parser.add_argument(flag, dest=item.name, default=None, metavar=item.name.upper(), help=text)
+    return parser
+
+
+def settings_markdown() -> str:
+    """The documentation's table of settings (docs/csi-driver.md), from the same descriptions as --help."""
+    rows = ["| setting | flag | environment | default | meaning |", "|---|---|---|---|---|"]
     for item in fields(Config):
         flag = "--" + item.name.replace("_", "-")
         if item.type == "bool":
-            parser.add_argument(flag, dest=item.name, action=argparse.BooleanOptionalAction, default=None)
-        else:
-            parser.add_argument(flag, dest=item.name, default=None, metavar=item.name.upper())
-    return parser
+            flag += "`, `--no-" + item.name.replace("_", "-")
+        rows.append(
+            "| `%s` | `%s` | %s | %s | %s |"
+            % (
+                item.name,
+                flag,
+                ", ".join("`%s`" % name for name in environment_names(item.name)),
+                "`%s`" % shown_default(item) if shown_default(item) != "none" else "",
+                item.metadata["help"],
+            )
+        )
+    return "\n".join(rows) + "\n"
 
 
 def load(argv: Sequence[str], environ: Mapping[str, str]) -> Config:
@@ -279,6 +442,11 @@ def _controller_problems(config: Config) -> list[str]:
         problems.append("give rds_key_file (preferred) or rds_password to log in to the RDS")
     if config.rds_key_file and not os.path.isfile(config.rds_key_file):
         problems.append("rds_key_file=%s does not exist" % config.rds_key_file)
+    if config.rds_key_passphrase and config.rds_key_passphrase_file:
+        problems.append("give rds_key_passphrase_file or rds_key_passphrase, not both (the file is preferred)")
+    problems.extend(_secret_file_problems(config))
+    if config.rds_jump_host:
+        problems.extend(_jump_problems(config))
     if config.rds_verify_host_key and not (config.rds_host_key or config.rds_known_hosts):
         problems.append(
             "host key verification is on: give rds_host_key (the RDS's 'ssh-ed25519 AAAA...' line) or "
@@ -292,6 +460,36 @@ def _controller_problems(config: Config) -> list[str]:
         problems.append("base_path=%r: %s" % (config.base_path, VOLUME_PATH_RULE))
     if config.kubeconfig and config.kubeconfig != "in-cluster" and not os.path.isfile(config.kubeconfig):
         problems.append("kubeconfig=%s does not exist (or use in-cluster)" % config.kubeconfig)
+    return problems
+
+
+def _secret_file_problems(config: Config) -> list[str]:
+    problems = []
+    for name in ("rds_key_passphrase_file", "rds_jump_key_passphrase_file"):
+        path = getattr(config, name)
+        if not path:
+            continue
+        try:
+            read_secret(path)
+        except (OSError, UnicodeError) as error:
+            problems.append("%s=%s cannot be read: %s" % (name, path, error))
+    return problems
+
+
+def _jump_problems(config: Config) -> list[str]:
+    problems = []
+    if not config.rds_jump_user:
+        problems.append("rds_jump_user is required with rds_jump_host=%s (--rds-jump-user)" % config.rds_jump_host)
+    if not 1 <= config.rds_jump_port <= 65535:
+        problems.append("rds_jump_port=%d: use 1 to 65535" % config.rds_jump_port)
+    if config.rds_jump_key_file and not os.path.isfile(config.rds_jump_key_file):
+        problems.append("rds_jump_key_file=%s does not exist" % config.rds_jump_key_file)
+    trusted = config.rds_jump_host_key or config.rds_jump_known_hosts or config.rds_known_hosts
+    if config.rds_jump_verify_host_key and not trusted:
+        problems.append(
+            "host key verification of the jump host is on: give rds_jump_host_key (its 'ssh-ed25519 AAAA...' line) "
+            "or rds_jump_known_hosts, or turn it off explicitly with --no-rds-jump-verify-host-key"
+        )
     return problems
 
 

@@ -28,6 +28,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     setup_logging(config.log_level)
     if config.runs_controller and not config.rds_verify_host_key:
         LOG.warning("RDS host key verification is OFF: anyone on the path can impersonate the RDS")
+    if config.runs_controller and config.rds_jump_host and not config.rds_jump_verify_host_key:
+        LOG.warning("jump host key verification is OFF: anyone on the path can impersonate the jump host")
     LOG.info("starting", extra={"fields": {"driver": DRIVER_NAME, "version": __version__, **config.summary()}})
     # grpc and the stubs load only once the configuration is known good, so errors come first and fast.
     from rds_csi.server import Driver  # noqa: PLC0415

@@ -14,18 +14,24 @@ Contract:
   closed, R-1) by the next call before it is used; one that does not answer within
   ``PROBE_TIMEOUT`` is closed and replaced, because a connection whose packets are dropped
   silently still looks active to paramiko until the kernel gives up (about 15 minutes);
-- the RDS becoming unreachable, and reachable again, is logged once per transition.
+- the RDS becoming unreachable, and reachable again, is logged once per transition;
+- authentication tries the private key file, then the keys of a running ssh-agent (when asked), then
+  the password; an encrypted key without its passphrase, or with a wrong one, fails with that reason;
+- with a jump host, the connection to the RDS is tunnelled through it (``direct-tcpip``, as
+  ``ssh -J``); the jump host's key is verified like the RDS's, the connect timeout bounds both hops
+  together, and losing the jump host drops the RDS connection, which is then re-established as above.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+import os
 import random
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 try:
@@ -50,6 +56,48 @@ PROBE_TIMEOUT = 5.0  # at most; half the command timeout when that is shorter
 # TCP keepalive, answered by the appliance's kernel (RouterOS refuses SSH keepalives, R-7.2): keeps an
 # idle connection's NAT or conntrack entry fresh, and finds a dead idle connection within about a minute.
 _TCP_KEEPALIVE = (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3))
+# A jump host runs OpenSSH, which answers SSH keepalives: they find a jump host that died while the
+# tunnelled connection was idle, since the RDS's TCP keepalive only reaches the jump host's socket.
+JUMP_KEEPALIVE = 30
+
+
+class KeyPassphraseError(AuthenticationError):
+    """An encrypted private key came without its passphrase, or with one that does not decrypt it."""
+
+
+class JumpHostKeyError(HostKeyError):
+    """The jump host's host key is not the one we trust."""
+
+
+class JumpAuthenticationError(AuthenticationError):
+    """The jump host refused our credentials."""
+
+
+class JumpKeyPassphraseError(KeyPassphraseError, JumpAuthenticationError):
+    """The jump host's encrypted private key came without its passphrase, or with a wrong one."""
+
+
+class JumpUnreachableError(UnreachableError):
+    """No SSH connection to the jump host could be established."""
+
+
+@dataclass(frozen=True)
+class JumpHost:
+    """An OpenSSH server through which the RDS is reached (``ssh -J``).
+
+    Without a private key file of its own, the RDS's key file and passphrase log in to it; without
+    a pinned key or known_hosts file of its own, the RDS's known_hosts file must hold its key. The
+    RDS's ``use_agent`` applies to both hops.
+    """
+
+    host: str
+    username: str
+    port: int = 22
+    private_key_file: Optional[str] = None
+    private_key_passphrase: Optional[str] = field(default=None, repr=False)
+    host_key: Optional[str] = None
+    known_hosts_file: Optional[str] = None
+    verify_host_key: bool = True
 
 
 @dataclass(frozen=True)
@@ -68,9 +116,75 @@ class SshSettings:
     max_sessions: int = 4
     backoff_initial: float = 0.2
     backoff_max: float = 10.0
+    use_agent: bool = False
+    jump: Optional[JumpHost] = None
 
     def __repr__(self) -> str:
-        return "SshSettings(%s@%s:%d)" % (self.username, self.host, self.port)
+        via = " via %s@%s:%d" % (self.jump.username, self.jump.host, self.jump.port) if self.jump else ""
+        return "SshSettings(%s@%s:%d%s)" % (self.username, self.host, self.port, via)
+
+
+@dataclass(frozen=True)
+class _Hop:
+    """One SSH server on the way to the RDS: how to verify and log in to it, and the errors naming it."""
+
+    label: str
+    host: str
+    port: int
+    username: str
+    private_key_file: Optional[str]
+    private_key_passphrase: Optional[str] = field(repr=False)
+    password: Optional[str] = field(repr=False)
+    host_key: Optional[str]
+    known_hosts_file: Optional[str]
+    verify_host_key: bool
+    use_agent: bool
+    host_key_error: type[HostKeyError] = HostKeyError
+    auth_error: type[AuthenticationError] = AuthenticationError
+    passphrase_error: type[KeyPassphraseError] = KeyPassphraseError
+    unreachable_error: type[UnreachableError] = UnreachableError
+
+    @property
+    def where(self) -> str:
+        return "the %s at %s:%d" % (self.label, self.host, self.port)
+
+
+def _rds_hop(settings: SshSettings) -> _Hop:
+    return _Hop(
+        label="RDS",
+        host=settings.host,
+        port=settings.port,
+        username=settings.username,
+        private_key_file=settings.private_key_file,
+        private_key_passphrase=settings.private_key_passphrase,
+        password=settings.password,
+        host_key=settings.host_key,
+        known_hosts_file=settings.known_hosts_file,
+        verify_host_key=settings.verify_host_key,
+        use_agent=settings.use_agent,
+    )
+
+
+def _jump_hop(settings: SshSettings, jump: JumpHost) -> _Hop:
+    own_key = jump.private_key_file is not None
+    own_trust = bool(jump.host_key or jump.known_hosts_file)
+    return _Hop(
+        label="jump host",
+        host=jump.host,
+        port=jump.port,
+        username=jump.username,
+        private_key_file=jump.private_key_file if own_key else settings.private_key_file,
+        private_key_passphrase=jump.private_key_passphrase if own_key else settings.private_key_passphrase,
+        password=None,
+        host_key=jump.host_key,
+        known_hosts_file=jump.known_hosts_file if own_trust else settings.known_hosts_file,
+        verify_host_key=jump.verify_host_key,
+        use_agent=settings.use_agent,
+        host_key_error=JumpHostKeyError,
+        auth_error=JumpAuthenticationError,
+        passphrase_error=JumpKeyPassphraseError,
+        unreachable_error=JumpUnreachableError,
+    )
 
 
 @dataclass(frozen=True)
@@ -87,12 +201,14 @@ class SshTransport:
             raise RdsConnectionError(
                 "The paramiko Python package is required to reach the RDS: %s" % PARAMIKO_IMPORT_ERROR
             )
-        _check_settings(settings)
+        self._hops = [_rds_hop(settings)] + ([_jump_hop(settings, settings.jump)] if settings.jump else [])
+        _check_settings(settings, self._hops)
         self.settings = settings
         self._sleep = sleep
         self._sessions = threading.BoundedSemaphore(settings.max_sessions)
         self._connect_lock = threading.Lock()
         self._transport: Optional[Any] = None
+        self._jump_transport: Optional[Any] = None
         self._suspect: Optional[Any] = None
         self._reachability = _Reachability(settings)
         self._failures = 0
@@ -284,113 +400,213 @@ class SshTransport:
         if self._transport is not None:
             self._transport.close()
             self._transport = None
+        if self._jump_transport is not None:
+            self._jump_transport.close()
+            self._jump_transport = None
 
     def _connect(self, timeout: float) -> Any:
-        settings = self.settings
+        """A verified, authenticated connection to the RDS, through the jump host when there is one."""
+        deadline = time.monotonic() + timeout
+        rds = self._hops[0]
+        if len(self._hops) == 1:
+            return _handshake(rds, _open_socket(rds, timeout), deadline)
+        jump_hop = self._hops[1]
+        jump = _handshake(jump_hop, _open_socket(jump_hop, timeout), deadline)
         try:
-            sock = socket.create_connection((settings.host, settings.port), timeout=timeout)
-        except socket.timeout:
-            raise RdsTimeoutError(
-                "Connecting to the RDS at %s:%d timed out." % (settings.host, settings.port)
-            ) from None
-        except OSError as error:
-            raise UnreachableError(
-                "Cannot reach the RDS at %s:%d: %s" % (settings.host, settings.port, error)
-            ) from None
-        # SSH exchanges many small packets per command; Nagle's algorithm against the peer's
-        # delayed ACKs would add ~40 ms to every round trip.
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        _enable_tcp_keepalive(sock)
-        transport = paramiko.Transport(sock)
-        transport.banner_timeout = timeout
-        transport.auth_timeout = timeout
-        try:
-            transport.start_client(timeout=timeout)
-            self._verify_host_key(transport.get_remote_server_key())
-            self._authenticate(transport)
-        except (paramiko.SSHException, EOFError, OSError) as error:
-            transport.close()
-            raise UnreachableError(
-                "The SSH handshake with the RDS at %s:%d failed: %s" % (settings.host, settings.port, error)
-            ) from None
+            jump.set_keepalive(JUMP_KEEPALIVE)
+            transport = _handshake(rds, _tunnel(jump, jump_hop, rds, deadline), deadline)
         except RdsConnectionError:
-            transport.close()
+            jump.close()
             raise
-        transport.set_keepalive(0)
+        self._jump_transport = jump
         return transport
 
-    def _verify_host_key(self, offered: Any) -> None:
-        settings = self.settings
-        if not settings.verify_host_key:
-            LOG.warning(
-                "host key verification is DISABLED for the RDS at %s:%d; the connection can be intercepted",
-                settings.host,
-                settings.port,
-            )
+
+def _remaining(deadline: float) -> float:
+    return max(0.1, deadline - time.monotonic())
+
+
+def _open_socket(hop: _Hop, timeout: float) -> socket.socket:
+    try:
+        sock = socket.create_connection((hop.host, hop.port), timeout=timeout)
+    except socket.timeout:
+        raise _timeout_error(hop)("Connecting to %s timed out." % hop.where) from None
+    except OSError as error:
+        raise hop.unreachable_error("Cannot reach %s: %s" % (hop.where, error)) from None
+    # SSH exchanges many small packets per command; Nagle's algorithm against the peer's
+    # delayed ACKs would add ~40 ms to every round trip.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    _enable_tcp_keepalive(sock)
+    return sock
+
+
+def _timeout_error(hop: _Hop) -> type[RdsConnectionError]:
+    """A timed-out connect to the RDS is a timeout; one to the jump host says which hop failed."""
+    return RdsTimeoutError if hop.unreachable_error is UnreachableError else hop.unreachable_error
+
+
+def _tunnel(jump: Any, jump_hop: _Hop, rds: _Hop, deadline: float) -> Any:
+    """A ``direct-tcpip`` channel from the jump host to the RDS's SSH port."""
+    try:
+        return jump.open_channel("direct-tcpip", (rds.host, rds.port), ("127.0.0.1", 0), timeout=_remaining(deadline))
+    except paramiko.ChannelException as error:
+        raise UnreachableError(
+            "%s cannot reach %s (it answered: %s)." % (_sentence(jump_hop.where), rds.where, error.text)
+        ) from None
+    except (paramiko.SSHException, EOFError, OSError) as error:
+        raise UnreachableError(
+            "Opening a tunnel through %s to %s failed: %s" % (jump_hop.where, rds.where, error or "timed out")
+        ) from None
+
+
+def _handshake(hop: _Hop, sock: Any, deadline: float) -> Any:
+    transport = paramiko.Transport(sock)
+    transport.banner_timeout = _remaining(deadline)
+    transport.auth_timeout = _remaining(deadline)
+    try:
+        transport.start_client(timeout=_remaining(deadline))
+        _verify_host_key(hop, transport.get_remote_server_key())
+        _authenticate(transport, hop)
+    except (paramiko.SSHException, EOFError, OSError) as error:
+        transport.close()
+        raise hop.unreachable_error("The SSH handshake with %s failed: %s" % (hop.where, error)) from None
+    except RdsConnectionError:
+        transport.close()
+        raise
+    transport.set_keepalive(0)
+    return transport
+
+
+def _verify_host_key(hop: _Hop, offered: Any) -> None:
+    if not hop.verify_host_key:
+        LOG.warning(
+            "host key verification is DISABLED for %s; the connection can be intercepted",
+            hop.where,
+        )
+        return
+    trusted = _trusted_keys(hop, offered.get_name())
+    if not trusted:
+        raise hop.host_key_error(
+            "No trusted %s host key is configured for %s; it offered %s. "
+            "Pin its key (the output of '/ip ssh export-host-key' or ssh-keyscan) "
+            "or add it to the known_hosts file." % (offered.get_name(), hop.where, _fingerprint(offered))
+        )
+    if offered.asbytes() not in trusted:
+        raise hop.host_key_error(
+            "%s offered the host key %s, which does not match the trusted key. "
+            "If it was re-installed, verify and pin its new key; otherwise the connection "
+            "may be intercepted." % (_sentence(hop.where), _fingerprint(offered))
+        )
+
+
+def _trusted_keys(hop: _Hop, key_type: str) -> list[bytes]:
+    keys = []
+    if hop.host_key:
+        pinned_type, pinned = _pinned_key(hop)
+        if pinned_type == key_type:
+            keys.append(pinned)
+    if hop.known_hosts_file:
+        known = paramiko.HostKeys()
+        try:
+            known.load(hop.known_hosts_file)
+        except (OSError, ValueError, paramiko.SSHException) as error:
+            raise hop.host_key_error(
+                "Cannot read the known_hosts file %s: %s" % (hop.known_hosts_file, error)
+            ) from None
+        name = hop.host if hop.port == 22 else "[%s]:%d" % (hop.host, hop.port)
+        entry = known.lookup(name)
+        if entry and key_type in entry:
+            keys.append(entry[key_type].asbytes())
+    return keys
+
+
+def _pinned_key(hop: _Hop) -> tuple[str, bytes]:
+    """The type and blob of the pinned host key line (``type base64 [comment]``)."""
+    parts = (hop.host_key or "").split()
+    try:
+        if len(parts) < 2:
+            raise ValueError("missing fields")
+        return parts[0], base64.b64decode(parts[1], validate=True)
+    except ValueError:  # binascii.Error is one
+        raise hop.host_key_error(
+            "The pinned host key %r of %s is not an OpenSSH public key line ('ssh-ed25519 AAAA...')."
+            % (hop.host_key, hop.where)
+        ) from None
+
+
+def _authenticate(transport: Any, hop: _Hop) -> None:
+    """The private key file, then the agent's keys, then the password, as OpenSSH orders them."""
+    tried: list[str] = []
+    missing_passphrase: Optional[KeyPassphraseError] = None
+    if hop.private_key_file:
+        try:
+            key = _load_private_key(hop, hop.private_key_file)
+        except KeyPassphraseError as error:
+            if hop.private_key_passphrase:
+                raise  # a wrong passphrase is a mistake to report, not a reason to try something else
+            missing_passphrase = error  # the agent may hold the decrypted key, as with OpenSSH
+        else:
+            if _accepts_key(transport, hop, key):
+                return
+            tried.append("the key %s" % hop.private_key_file)
+    agent_note = "the ssh-agent is not used"
+    if hop.use_agent:
+        accepted, offered, agent_note = _agent_login(transport, hop)
+        if accepted:
             return
-        trusted = self._trusted_keys(offered.get_name())
-        if not trusted:
-            raise HostKeyError(
-                "No trusted %s host key is configured for the RDS at %s:%d; it offered %s. "
-                "Pin its key with host_key (the output of '/ip ssh export-host-key' or ssh-keyscan) "
-                "or add it to the known_hosts file."
-                % (offered.get_name(), settings.host, settings.port, _fingerprint(offered))
-            )
-        if offered.asbytes() not in trusted:
-            raise HostKeyError(
-                "The RDS at %s:%d offered the host key %s, which does not match the trusted key. "
-                "If the appliance was re-installed, verify and pin its new key; otherwise the connection "
-                "may be intercepted." % (settings.host, settings.port, _fingerprint(offered))
-            )
+        if offered:
+            tried.append("the %d key(s) of the ssh-agent" % offered)
+    if hop.password:
+        try:
+            transport.auth_password(hop.username, hop.password)
+            return
+        except paramiko.AuthenticationException:
+            raise hop.auth_error(
+                "%s refused the password of user %s (RouterOS refuses passwords for users "
+                "that have an SSH key; use the key)." % (_sentence(hop.where), hop.username)
+            ) from None
+    if missing_passphrase is not None:
+        raise missing_passphrase
+    if tried:
+        raise hop.auth_error(
+            "%s refused %s for user %s; import its public key for that user."
+            % (_sentence(hop.where), " and ".join(tried), hop.username)
+        )
+    raise hop.auth_error(
+        "No private key, ssh-agent key or password is configured for %s (%s)." % (hop.where, agent_note)
+    )
 
-    def _trusted_keys(self, key_type: str) -> list[bytes]:
-        settings = self.settings
-        keys = []
-        if settings.host_key:
-            parts = settings.host_key.split()
-            if len(parts) < 2:
-                raise HostKeyError(
-                    "The pinned host key %r is not an OpenSSH public key line ('type base64')." % settings.host_key
-                )
-            if parts[0] == key_type:
-                keys.append(base64.b64decode(parts[1]))
-        if settings.known_hosts_file:
-            known = paramiko.HostKeys()
-            try:
-                known.load(settings.known_hosts_file)
-            except OSError as error:
-                raise HostKeyError(
-                    "Cannot read the known_hosts file %s: %s" % (settings.known_hosts_file, error)
-                ) from None
-            name = settings.host if settings.port == 22 else "[%s]:%d" % (settings.host, settings.port)
-            entry = known.lookup(name)
-            if entry and key_type in entry:
-                keys.append(entry[key_type].asbytes())
-        return keys
 
-    def _authenticate(self, transport: Any) -> None:
-        settings = self.settings
-        if settings.private_key_file:
-            key = _load_private_key(settings.private_key_file, settings.private_key_passphrase)
-            try:
-                transport.auth_publickey(settings.username, key)
-                return
-            except paramiko.AuthenticationException:
-                if not settings.password:
-                    raise AuthenticationError(
-                        "The RDS at %s refused the key %s for user %s; import its public key for that user."
-                        % (settings.host, settings.private_key_file, settings.username)
-                    ) from None
-        if settings.password:
-            try:
-                transport.auth_password(settings.username, settings.password)
-                return
-            except paramiko.AuthenticationException:
-                raise AuthenticationError(
-                    "The RDS at %s refused the password of user %s (RouterOS refuses passwords for users "
-                    "that have an SSH key; use the key)." % (settings.host, settings.username)
-                ) from None
-        raise AuthenticationError("No private key or password is configured for the RDS at %s." % settings.host)
+def _accepts_key(transport: Any, hop: _Hop, key: Any) -> bool:
+    try:
+        transport.auth_publickey(hop.username, key)
+    except paramiko.AuthenticationException:
+        return False
+    return True
+
+
+def _agent_login(transport: Any, hop: _Hop) -> tuple[bool, int, str]:
+    """Offer the keys of the ssh-agent at SSH_AUTH_SOCK: (one was accepted, how many were offered,
+    why none was offered)."""
+    address = os.environ.get("SSH_AUTH_SOCK")
+    if not address:
+        return False, 0, "SSH_AUTH_SOCK names no ssh-agent"
+    try:
+        agent = paramiko.Agent()
+    except paramiko.SSHException as error:
+        return False, 0, "the ssh-agent at %s cannot be used: %s" % (address, error)
+    try:
+        keys = agent.get_keys()
+        for key in keys:
+            if _accepts_key(transport, hop, key):
+                return True, len(keys), ""
+    finally:
+        agent.close()
+    return False, len(keys), "the ssh-agent at %s is not running or holds no key" % address
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 class _Reachability:
@@ -433,29 +649,41 @@ def _close_quietly(channel: Any) -> None:
         LOG.debug("closing a channel of a lost connection failed; ignored")
 
 
-def _check_settings(settings: SshSettings) -> None:
+def _check_settings(settings: SshSettings, hops: list[_Hop]) -> None:
     if settings.max_sessions < 1:
         raise RdsConnectionError("max_sessions must be at least 1, not %d." % settings.max_sessions)
-    if settings.verify_host_key and not (settings.host_key or settings.known_hosts_file):
-        raise HostKeyError(
-            "Host key verification is on but no host_key or known_hosts_file is given for the RDS at %s. "
-            "Pin the appliance's public key, or turn verification off explicitly." % settings.host
-        )
+    for hop in hops:
+        if hop.verify_host_key and not (hop.host_key or hop.known_hosts_file):
+            raise hop.host_key_error(
+                "Host key verification is on but no pinned host key or known_hosts file is given for %s. "
+                "Pin its public key, or turn verification off explicitly." % hop.where
+            )
+        if hop.host_key:
+            _pinned_key(hop)
 
 
-def _load_private_key(path: str, passphrase: Optional[str]) -> Any:
+def _load_private_key(hop: _Hop, path: str) -> Any:
+    """The key, loaded without a passphrase first: an unencrypted key needs none, and the attempt
+    tells an encrypted key apart from a damaged file before the passphrase is tried."""
     try:
-        return paramiko.PKey.from_path(path, passphrase.encode("utf-8") if passphrase else None)
-    except paramiko.PasswordRequiredException:
-        raise AuthenticationError("The private key %s is encrypted; give its passphrase." % path) from None
-    except TypeError as error:  # paramiko 5 passes on cryptography's error for a missing passphrase
-        if not passphrase:
-            raise AuthenticationError("The private key %s is encrypted; give its passphrase." % path) from None
-        raise AuthenticationError("Cannot load the private key %s: %s" % (path, error)) from None
+        return paramiko.PKey.from_path(path)
+    except (paramiko.PasswordRequiredException, TypeError):  # paramiko 5 passes on cryptography's TypeError
+        pass
     except (paramiko.SSHException, ValueError) as error:
-        raise AuthenticationError("Cannot load the private key %s: %s" % (path, error)) from None
+        raise hop.auth_error("Cannot load the private key %s for %s: %s" % (path, hop.where, error)) from None
     except OSError as error:
-        raise AuthenticationError("Cannot read the private key %s: %s" % (path, error)) from None
+        raise hop.auth_error("Cannot read the private key %s for %s: %s" % (path, hop.where, error)) from None
+    if not hop.private_key_passphrase:
+        raise hop.passphrase_error(
+            "The private key %s for %s is encrypted; give its passphrase, or add the key to a running "
+            "ssh-agent." % (path, hop.where)
+        )
+    try:
+        return paramiko.PKey.from_path(path, hop.private_key_passphrase.encode("utf-8"))
+    except (paramiko.SSHException, ValueError, TypeError):
+        raise hop.passphrase_error(
+            "The passphrase given for the private key %s (for %s) does not decrypt it." % (path, hop.where)
+        ) from None
 
 
 def _fingerprint(key: Any) -> str:

@@ -34,7 +34,18 @@ def test_secrets_are_no_log_and_every_option_has_its_environment_fallback() -> N
         "private_key_file": "RDS_PRIVATE_KEY_FILE",
         "password": "RDS_PASSWORD",
         "host_key": "RDS_HOST_KEY",
+        "private_key_passphrase": "RDS_PRIVATE_KEY_PASSPHRASE",
+        "use_agent": "RDS_USE_AGENT",
+        "jump_host": "RDS_JUMP_HOST",
+        "jump_port": "RDS_JUMP_PORT",
+        "jump_username": "RDS_JUMP_USERNAME",
+        "jump_private_key_file": "RDS_JUMP_PRIVATE_KEY_FILE",
+        "jump_private_key_passphrase": "RDS_JUMP_PRIVATE_KEY_PASSPHRASE",
+        "jump_host_key": "RDS_JUMP_HOST_KEY",
+        "jump_known_hosts_file": "RDS_JUMP_KNOWN_HOSTS_FILE",
     }
+    secrets = {name for name, spec in CONNECTION_ARGUMENT_SPEC.items() if spec.get("no_log")}
+    assert secrets == {"password", "private_key_passphrase", "jump_private_key_passphrase"}
 
 
 def test_settings_keep_host_key_checking_on_by_default() -> None:
@@ -48,7 +59,7 @@ def test_settings_keep_host_key_checking_on_by_default() -> None:
     ("error", "fix"),
     [
         (HostKeyError("The host key of rds.test changed"), "Check host_key or known_hosts_file"),
-        (AuthenticationError("Login refused"), "Check username, private_key_file and password"),
+        (AuthenticationError("Login refused"), "Check username, private_key_file, use_agent and password"),
         (UnreachableError("No route"), "Check host, port and timeout"),
         (InvalidValueError("Disk 'pvc-1' needs a positive size."), "Disk 'pvc-1' needs a positive size."),
     ],
