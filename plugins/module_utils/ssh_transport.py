@@ -139,6 +139,7 @@ class _Hop:
     known_hosts_file: Optional[str]
     verify_host_key: bool
     use_agent: bool
+    trust_options: str = "host_key or known_hosts_file"
     host_key_error: type[HostKeyError] = HostKeyError
     auth_error: type[AuthenticationError] = AuthenticationError
     passphrase_error: type[KeyPassphraseError] = KeyPassphraseError
@@ -180,6 +181,7 @@ def _jump_hop(settings: SshSettings, jump: JumpHost) -> _Hop:
         known_hosts_file=jump.known_hosts_file if own_trust else settings.known_hosts_file,
         verify_host_key=jump.verify_host_key,
         use_agent=settings.use_agent,
+        trust_options="pinned jump host key, jump known_hosts file or known_hosts_file",
         host_key_error=JumpHostKeyError,
         auth_error=JumpAuthenticationError,
         passphrase_error=JumpKeyPassphraseError,
@@ -655,8 +657,8 @@ def _check_settings(settings: SshSettings, hops: list[_Hop]) -> None:
     for hop in hops:
         if hop.verify_host_key and not (hop.host_key or hop.known_hosts_file):
             raise hop.host_key_error(
-                "Host key verification is on but no pinned host key or known_hosts file is given for %s. "
-                "Pin its public key, or turn verification off explicitly." % hop.where
+                "Host key verification is on but no %s is given for %s. "
+                "Pin its public key, or turn verification off explicitly." % (hop.trust_options, hop.where)
             )
         if hop.host_key:
             _pinned_key(hop)
