@@ -50,7 +50,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_sizes import format
 class DiskOperations(Protocol):
     """The part of ``RdsClient`` that applying a plan uses (the unit tests' fake RDS implements it)."""
 
-    def add_disk(self, spec: DiskSpec) -> Disk: ...
+    def create_disk(self, spec: DiskSpec, source: Optional[Disk] = None) -> Disk: ...
 
     def resize_disk(self, slot: str, size: int, current: Optional[Disk] = None) -> Disk: ...
 
@@ -414,7 +414,7 @@ def check_host_nqn(nqn: str, slot: str) -> None:
 
 def _apply(client: DiskOperations, slot: str, action: Action, disk: Optional[Disk]) -> Optional[Disk]:
     if isinstance(action, CreateDisk):
-        return client.add_disk(action.spec)
+        return client.create_disk(action.spec)
     if isinstance(action, GrowDisk):
         return client.resize_disk(slot, action.size, disk)
     if isinstance(action, SetComment):

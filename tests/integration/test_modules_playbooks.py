@@ -11,7 +11,6 @@ from rds_emulator.server import EmulatorServer
 
 from tests.integration.playbooks import connection_defaults, run_playbook
 
-MIB = 1024**2
 GIB = 1024**3
 HOSTILE_SLOT = 'pvc-h "q"; :disk remove [find] $x\\line'
 HOSTILE_COMMENT = 'it\'s "quoted"; /system reboot; [find] $(x) \\\nsecond line \t'
@@ -37,7 +36,7 @@ def desired_state_tasks() -> list[dict[str, Any]]:
             "srvlab.rds.disk": {
                 "slot": HOSTILE_SLOT,
                 "file_path": "/storage-pool/metal-csi/pvc-hostile.img",
-                "size": MIB,
+                "size": GIB,
                 "comment": HOSTILE_COMMENT,
             },
         },
@@ -45,8 +44,8 @@ def desired_state_tasks() -> list[dict[str, Any]]:
             "register": "listed",
             "srvlab.rds.disk": {
                 "disks": [
-                    {"slot": "pvc-b", "size": MIB, "nvme_export": True},
-                    {"slot": "pvc-c", "size": "1 MiB", "file_path": "/storage-pool/metal-csi/deeper/pvc-c.img"},
+                    {"slot": "pvc-b", "size": GIB, "nvme_export": True},
+                    {"slot": "pvc-c", "size": "1GiB", "file_path": "/storage-pool/metal-csi/deeper/pvc-c.img"},
                     {"slot": "pvc-gone", "state": "absent"},
                 ]
             },
@@ -86,10 +85,10 @@ def test_playbooks_create_modify_remove_and_stay_idempotent(
     rds.add_disk(
         DiskSpec("pvc-a", "/storage-pool/metal-csi/pvc-a.img", GIB, ExportSpec(nqn="nqn.2000-02.com.mikrotik:pvc-a"))
     )
-    rds.add_disk(DiskSpec("pvc-gone", "/storage-pool/metal-csi/pvc-gone.img", MIB))
-    rds.add_disk(DiskSpec("pvc-r", "/storage-pool/metal-csi/pvc-r.img", MIB))
+    rds.add_disk(DiskSpec("pvc-gone", "/storage-pool/metal-csi/pvc-gone.img", GIB))
+    rds.add_disk(DiskSpec("pvc-r", "/storage-pool/metal-csi/pvc-r.img", GIB))
     rds.ensure_directory("/storage-pool/system")
-    rds.add_disk(DiskSpec("diskless-node-1", "/storage-pool/system/node-1.img", MIB, ExportSpec(nqn=SYSTEM_NQN)))
+    rds.add_disk(DiskSpec("diskless-node-1", "/storage-pool/system/node-1.img", GIB, ExportSpec(nqn=SYSTEM_NQN)))
 
     # Any valid key line that is not the emulator's: the client's own public key.
     wrong_key = " ".join(client_key[1].read_text().split()[:2])
@@ -141,14 +140,14 @@ def test_check_mode_predicts_changes_and_leaves_the_rds_alone(
     rds.add_disk(
         DiskSpec("pvc-a", "/storage-pool/metal-csi/pvc-a.img", GIB, ExportSpec(nqn="nqn.2000-02.com.mikrotik:pvc-a"))
     )
-    rds.add_disk(DiskSpec("pvc-b", "/storage-pool/metal-csi/pvc-b.img", MIB))
+    rds.add_disk(DiskSpec("pvc-b", "/storage-pool/metal-csi/pvc-b.img", GIB))
     before = snapshot(rds)
     files_before = rds.list_files()
     tasks = [
         {"register": "grow", "srvlab.rds.disk": {"slot": "pvc-a", "size": "3G", "comment": "x"}},
         {
             "register": "listed",
-            "srvlab.rds.disk": {"disks": [{"slot": "pvc-b", "state": "absent"}, {"slot": "pvc-d", "size": "5M"}]},
+            "srvlab.rds.disk": {"disks": [{"slot": "pvc-b", "state": "absent"}, {"slot": "pvc-d", "size": "5GiB"}]},
         },
         {"register": "unexport", "srvlab.rds.nvme_export": {"slot": "pvc-a", "enabled": False}},
     ]
@@ -164,7 +163,7 @@ def test_check_mode_predicts_changes_and_leaves_the_rds_alone(
     assert run["grow"]["changed"] and run["grow"]["after"]["size"] == 3 * GIB and run["grow"]["after"]["comment"] == "x"
     assert run["listed"]["changed"]
     assert run["listed"]["disks"][0]["after"] == {}
-    assert run["listed"]["disks"][1]["after"]["size"] == 5 * MIB
+    assert run["listed"]["disks"][1]["after"]["size"] == 5 * GIB
     assert run["unexport"]["changed"] and not run["unexport"]["after"]["nvme_export"]
     assert snapshot(rds) == before
     assert rds.list_files() == files_before
@@ -178,7 +177,7 @@ def test_one_task_declaring_100_disks_reads_once_on_the_second_run(
 ) -> None:
     """The issue's benchmark: 100 disks in one task; the unchanged second run sends one read (plus the version)."""
     defaults = connection_defaults(emulator, client_key[0])
-    disks = [{"slot": "pvc-%03d" % number, "size": "1M", "nvme_export": True} for number in range(100)]
+    disks = [{"slot": "pvc-%03d" % number, "size": "300MiB", "nvme_export": True} for number in range(100)]
     task = [{"register": "declared", "srvlab.rds.disk": {"disks": disks}}]
     counts = []
     for label in ("creating", "unchanged"):

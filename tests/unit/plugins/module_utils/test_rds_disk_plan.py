@@ -268,7 +268,7 @@ def test_applying_a_plan_reaches_the_predicted_state_and_a_second_plan_writes_no
     ]
     for plan in planned(rds, desired):
         assert apply_plan(rds, plan) == plan.after
-    assert rds.writes == ["resize pvc-1", "comment pvc-1", "export pvc-1", "add pvc-2", "remove pvc-gone"]
+    assert rds.writes == ["resize pvc-1", "comment pvc-1", "export pvc-1", "create pvc-2", "remove pvc-gone"]
     rds.read_only = True
     again = planned(rds, desired)
     assert not any(plan.changed for plan in again)

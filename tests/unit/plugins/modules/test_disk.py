@@ -138,4 +138,4 @@ def test_missing_directories_are_created_once_before_the_disks() -> None:
     rds = FakeRds()
     disks = [{"slot": "pvc-%d" % number, "size": "1GiB"} for number in range(3)]
     disk_module.run(module(disk_module.ARGUMENT_SPEC, disks=disks, base_path="/storage-pool/new"), client(rds))
-    assert rds.writes == ["create directory /storage-pool/new", "add pvc-0", "add pvc-1", "add pvc-2"]
+    assert rds.writes == ["create directory /storage-pool/new", "create pvc-0", "create pvc-1", "create pvc-2"]
