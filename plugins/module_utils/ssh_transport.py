@@ -204,6 +204,8 @@ class SshTransport:
                 "The paramiko Python package is required to reach the RDS: %s" % PARAMIKO_IMPORT_ERROR
             )
         self._hops = [_rds_hop(settings)] + ([_jump_hop(settings, settings.jump)] if settings.jump else [])
+        # Decrypting a key costs about half a second of CPU (bcrypt); a reconnection reuses it.
+        self._keys: dict[str, Any] = {}
         _check_settings(settings, self._hops)
         self.settings = settings
         self._sleep = sleep
@@ -411,12 +413,12 @@ class SshTransport:
         deadline = time.monotonic() + timeout
         rds = self._hops[0]
         if len(self._hops) == 1:
-            return _handshake(rds, _open_socket(rds, timeout), deadline)
+            return _handshake(rds, _open_socket(rds, timeout), deadline, self._keys)
         jump_hop = self._hops[1]
-        jump = _handshake(jump_hop, _open_socket(jump_hop, timeout), deadline)
+        jump = _handshake(jump_hop, _open_socket(jump_hop, timeout), deadline, self._keys)
         try:
             jump.set_keepalive(JUMP_KEEPALIVE)
-            transport = _handshake(rds, _tunnel(jump, jump_hop, rds, deadline), deadline)
+            transport = _handshake(rds, _tunnel(jump, jump_hop, rds, deadline), deadline, self._keys)
         except RdsConnectionError:
             jump.close()
             raise
@@ -461,14 +463,14 @@ def _tunnel(jump: Any, jump_hop: _Hop, rds: _Hop, deadline: float) -> Any:
         ) from None
 
 
-def _handshake(hop: _Hop, sock: Any, deadline: float) -> Any:
+def _handshake(hop: _Hop, sock: Any, deadline: float, keys: dict[str, Any]) -> Any:
     transport = paramiko.Transport(sock)
     transport.banner_timeout = _remaining(deadline)
     transport.auth_timeout = _remaining(deadline)
     try:
         transport.start_client(timeout=_remaining(deadline))
         _verify_host_key(hop, transport.get_remote_server_key())
-        _authenticate(transport, hop)
+        _authenticate(transport, hop, keys)
     except (paramiko.SSHException, EOFError, OSError) as error:
         transport.close()
         raise hop.unreachable_error("The SSH handshake with %s failed: %s" % (hop.where, error)) from None
@@ -536,18 +538,20 @@ def _pinned_key(hop: _Hop) -> tuple[str, bytes]:
         ) from None
 
 
-def _authenticate(transport: Any, hop: _Hop) -> None:
-    """The private key file, then the agent's keys, then the password, as OpenSSH orders them."""
+def _authenticate(transport: Any, hop: _Hop, keys: dict[str, Any]) -> None:
+    """The private key file, then the agent's keys, then the password, as OpenSSH orders them.
+    ``keys`` holds the keys loaded by earlier connections, by file."""
     tried: list[str] = []
     missing_passphrase: Optional[KeyPassphraseError] = None
     if hop.private_key_file:
         try:
-            key = _load_private_key(hop, hop.private_key_file)
+            key = keys.get(hop.private_key_file) or _load_private_key(hop, hop.private_key_file)
         except KeyPassphraseError as error:
             if hop.private_key_passphrase:
                 raise  # a wrong passphrase is a mistake to report, not a reason to try something else
             missing_passphrase = error  # the agent may hold the decrypted key, as with OpenSSH
         else:
+            keys[hop.private_key_file] = key
             if _accepts_key(transport, hop, key):
                 return
             tried.append("the key %s" % hop.private_key_file)
