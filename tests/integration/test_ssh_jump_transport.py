@@ -31,7 +31,7 @@ def test_reconnects_and_bounds_sessions_through_the_jump_host(
         try:
             client = RdsClient(transport)
             assert client.version()
-            threads = [threading.Thread(target=client.list_disks) for _ in range(12)]
+            threads = [threading.Thread(target=client.list_disks) for _thread in range(12)]
             for thread in threads:
                 thread.start()
             for thread in threads:
