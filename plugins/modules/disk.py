@@ -114,7 +114,7 @@ options:
       - Allow destructive or unusual changes. Needed to remove a disk outside the managed slot and NQN prefixes, to
         change or stop the export of such a disk, to change the NQN of an exported disk, and to place or remove a
         backing file outside O(managed_base_paths).
-      - Shrinking is never possible: the RDS cannot shrink a file disk.
+      - Shrinking is never possible, because the RDS cannot shrink a file disk.
     type: bool
     default: false
   remove_file:

@@ -45,7 +45,7 @@ def sent_commands(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def test_version_and_capacity(rds: RdsClient) -> None:
-    assert str(rds.version()) == "7.16 (stable)"
+    assert str(rds.version()) == "7.24 (stable)"
     pool = rds.pool_capacity()
     assert pool.size == 64 * GIB
     assert 0 < pool.free <= pool.size
@@ -154,7 +154,7 @@ def test_hostile_comments_are_stored_verbatim(rds: RdsClient, hostile: str) -> N
 
 
 def test_hostile_slot_and_path_never_alter_the_command(rds: RdsClient) -> None:
-    slot = 'pvc-x"; /disk remove [find]; "'
+    slot = 'pvc-x"; [:execute "disk remove [find]"]; $x ?"'
     path = BASE + "/weird $name ?.img"
     rds.add_disk(volume("pvc-keep"))
     disk = rds.add_disk(DiskSpec(slot, path, GIB))
