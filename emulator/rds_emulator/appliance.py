@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
+from . import grammar
+from .dialect import dialect_for
 from .files import FileTree
 from .model import PoolUsage
 from .store import DiskTable
@@ -21,6 +25,8 @@ class ApplianceSettings:
     version: RouterOsVersion
     identity: str
     login_user: str = "admin"
+    field_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    """Renamed `/disk` fields (canonical name -> this appliance's name), to play a future version."""
 
 
 class Appliance:
@@ -28,6 +34,8 @@ class Appliance:
 
     def __init__(self, settings: ApplianceSettings, state_dir: Path) -> None:
         self.settings = settings
+        self.dialect = dialect_for(settings.version, settings.field_names)
+        self.menus = grammar.menus_with(grammar.disk_menu(self.dialect.spelled))
         self.tree = FileTree(state_dir / "files")
         self.table = DiskTable(state_dir, self.tree)
         self.users = UserTable(state_dir / "users.json", settings.login_user)

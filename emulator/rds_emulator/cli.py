@@ -14,6 +14,7 @@ from .config import EmulatorConfig
 from .faults import Fault, parse_fault_spec, write_faults_file
 from .server import EmulatorServer, format_address
 from .units import parse_size
+from .version import DEFAULT_VERSION
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,7 +36,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host-key", type=Path, metavar="FILE", help="default DIR/ssh_host_ed25519_key")
     serve.add_argument("--user", default="admin", metavar="NAME")
     serve.add_argument("--password", metavar="PW", help="only for a user without authorized keys")
-    serve.add_argument("--version", default="7.16 (stable)", metavar="VERSION", help="7.10 to 7.22")
+    serve.add_argument("--version", default=DEFAULT_VERSION, metavar="VERSION", help="7.10 to 7.99")
+    serve.add_argument(
+        "--field-name",
+        action="append",
+        default=[],
+        metavar="FIELD=NAME",
+        help="rename a /disk field, repeatable",
+    )
     serve.add_argument("--width", type=int, default=80, metavar="COLUMNS")
     serve.add_argument("--pool-name", default="storage-pool", metavar="NAME")
     serve.add_argument("--pool-size", default="1T", metavar="SIZE", help="bytes or K/M/G/T")
@@ -98,6 +106,7 @@ def _config(options: argparse.Namespace) -> EmulatorConfig:
         user=options.user,
         password=options.password,
         version=options.version,
+        field_names=_renames(options.field_name),
         width=options.width,
         pool_name=options.pool_name,
         pool_size=pool_size,
@@ -105,6 +114,16 @@ def _config(options: argparse.Namespace) -> EmulatorConfig:
         identity=options.identity,
         faults=_faults(options.fault),
     )
+
+
+def _renames(specs: Sequence[str]) -> dict[str, str]:
+    renames: dict[str, str] = {}
+    for spec in specs:
+        name, equals, new = spec.partition("=")
+        if not equals or not name or not new:
+            raise ValueError(f"--field-name {spec!r}: expected FIELD=NAME")
+        renames[name] = new
+    return renames
 
 
 def _fault(parser: argparse.ArgumentParser, options: argparse.Namespace) -> int:

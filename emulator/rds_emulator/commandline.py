@@ -117,25 +117,27 @@ class Statement:
         return tuple(dict.fromkeys(text for text in (self.text, self.command_text) if text))
 
 
-def parse(line: str) -> Command:
+def parse(line: str, menus: Mapping[str, grammar.MenuGrammar] = grammar.MENUS) -> Command:
     """Parse a line of exactly one command; raise `CommandSyntaxError` with the console's text on
     any error, `expected end of command` where a second statement starts."""
-    parser = _Parser(line)
+    parser = _Parser(line, menus)
     parser.skip_blanks()
     command = parser.command(closing="")
     parser.end_of_line()
     return command
 
 
-def parse_line(line: str) -> tuple[Statement, ...]:
-    """Parse every `;`-separated statement of a line; any error rejects the whole line."""
-    return _Parser(line).statements()
+def parse_line(line: str, menus: Mapping[str, grammar.MenuGrammar] = grammar.MENUS) -> tuple[Statement, ...]:
+    """Parse every `;`-separated statement of a line against the command table `menus` (one
+    version's names); any error rejects the whole line."""
+    return _Parser(line, menus).statements()
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, menus: Mapping[str, grammar.MenuGrammar]) -> None:
         self._text = text
         self._pos = 0
+        self._menus = menus
 
     def statements(self) -> tuple[Statement, ...]:
         found: list[Statement] = []
@@ -185,7 +187,7 @@ class _Parser:
     def command(self, closing: str) -> Command:
         """A command from the current position up to the end of the line, a `;` or `closing`."""
         menu, verb = self._path(closing)
-        verb_grammar = grammar.MENUS[menu].verbs[verb]
+        verb_grammar = self._menus[menu].verbs[verb]
         args: dict[str, ArgValue] = {}
         items: list[ArgValue] = []
         flags: set[str] = set()
@@ -236,7 +238,7 @@ class _Parser:
                 if self._peek() == "/":
                     self._pos += 1
                 continue
-            menu = grammar.MENUS.get(node)
+            menu = self._menus.get(node)
             if menu is None or word not in menu.verbs:
                 raise self._error(f"bad command name {word}", start)
             self._expect_separator(closing=closing)
@@ -296,7 +298,7 @@ class _Parser:
         name = self._run(_NAME_CHARACTERS.__contains__)
         if not name:
             raise self._error("syntax error", start)
-        if name not in grammar.MENUS[menu].fields:
+        if name not in self._menus[menu].fields:
             raise self._error(unknown_field, start)
         operator = self._operator()
         value_start = self._pos

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
+from .dialect import dialect_for
 from .faults import Fault
 from .files import name_parts
-from .version import RouterOsVersion, parse_version
+from .version import DEFAULT_VERSION, RouterOsVersion, parse_version
 
 MIN_WIDTH = 40
 MAX_WIDTH = 4096
@@ -26,7 +29,10 @@ class EmulatorConfig:
     """Defaults to `state_dir/ssh_host_ed25519_key`, generated when missing."""
     user: str = "admin"
     password: str | None = None
-    version: str = "7.16 (stable)"
+    version: str = DEFAULT_VERSION
+    field_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    """Renamed `/disk` fields, canonical name -> new name (`{"nvme-tcp-server-port": "nvme-tcp-port"}`),
+    to play a future version where a name changed; see `dialect.py`."""
     width: int = 80
     pool_name: str = "storage-pool"
     pool_size: int = 1024**4
@@ -36,7 +42,7 @@ class EmulatorConfig:
     faults: tuple[Fault, ...] = ()
 
     def __post_init__(self) -> None:
-        parse_version(self.version)
+        dialect_for(parse_version(self.version), self.field_names)
         if not MIN_WIDTH <= self.width <= MAX_WIDTH:
             raise ValueError(f"console width {self.width} is outside {MIN_WIDTH}..{MAX_WIDTH}")
         if not 0 <= self.listen_port <= 65535:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
-from . import disk_commands, file_commands, system_commands, user_commands
+from . import disk_commands, file_commands, inspect_command, system_commands, user_commands
 from .appliance import Appliance
 from .commandline import Command, Statement
 from .errors import ConsoleError, Failure
@@ -33,6 +33,7 @@ _HANDLERS: Mapping[tuple[str, str], Handler] = {
     ("/file", "add"): file_commands.add,
     ("/system/resource", "print"): system_commands.resource_print,
     ("/system/identity", "print"): system_commands.identity_print,
+    ("/console", "inspect"): inspect_command.inspect,
     **user_commands.HANDLERS,
 }
 
@@ -91,6 +92,8 @@ def _run_statement(appliance: Appliance, statement: Statement, width: int, failu
 def _run_command(appliance: Appliance, command: Command, width: int) -> Outcome:
     """The command's outcome with the appliance locked; raise ConsoleError when it fails."""
     handler = _HANDLERS[(command.menu, command.verb)]
+    if command.menu == "/disk":
+        command = appliance.dialect.canonical(command)
     try:
         with appliance.lock:
             return handler(appliance, command, width)

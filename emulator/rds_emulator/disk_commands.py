@@ -32,13 +32,17 @@ _SETTABLE: Mapping[str, tuple[str, Callable[[str, ArgValue], object]]] = {
     "nvme-tcp-server-nqn": ("nvme_tcp_server_nqn", arguments.text),
     "nvme-tcp-server-allow-host-name": ("nvme_tcp_server_allow_host_name", arguments.text),
     "nvme-tcp-server-password": ("nvme_tcp_server_password", arguments.text),
+    "nvme-tcp-name": ("nvme_tcp_name", arguments.text),
 }
 _TABLE_COLUMNS = ("slot", "type", "file-path", "size")
 _NO_SPACE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 def add(appliance: Appliance, command: Command, width: int) -> Outcome:
+    """Before 7.17 there are no file disks: `type=file` is not a value of `type`."""
     args = command.args
+    if not appliance.dialect.has_file_disks and "type" in args:
+        raise NoMatchingValue("type")
     arguments.require(command, "type", "slot", "file-path", *(() if "copy-from" in args else ("file-size",)))
     if args["type"] != "file":
         raise NoMatchingValue("type")
@@ -150,7 +154,7 @@ def _traffic_counters(slot: str) -> list[tuple[str, str]]:
 def _candidates(appliance: Appliance) -> list[tuple[Disk | None, Entry]]:
     """Every /disk entry in print order: the pool partition (no Disk), then the file disks."""
     partition: list[tuple[Disk | None, Entry]] = [(None, partition_entry(appliance.pool_usage()))]
-    return partition + [(disk, disk_entry(disk)) for disk in appliance.table.disks]
+    return partition + [(disk, disk_entry(disk, appliance.dialect)) for disk in appliance.table.disks]
 
 
 def _file_disks(selected: Sequence[Disk | None]) -> list[Disk]:

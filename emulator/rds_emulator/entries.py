@@ -7,9 +7,10 @@ Raw values are the unquoted, ungrouped forms (`size` is `10737418240`, `nvme-tcp
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
+from .dialect import NEWEST, DiskDialect
 from .files import FileNode
 from .layout import DetailItem, DetailStyle
 from .model import PARTITION_ID, Disk, PoolUsage, format_item_id
@@ -60,7 +61,8 @@ def _quoted(key: str, value: str) -> tuple[str, str, str]:
     return key, value, quote(value)
 
 
-def disk_entry(disk: Disk) -> Entry:
+def disk_entry(disk: Disk, dialect: DiskDialect = NEWEST) -> Entry:
+    """Printed with the names `dialect` has; raw values keep canonical names for `where`."""
     printed = [
         _plain("type", "file"),
         _quoted("slot", disk.slot),
@@ -76,6 +78,7 @@ def disk_entry(disk: Disk) -> Entry:
         _plain("nvme-tcp-export", _yes_no(disk.nvme_tcp_export)),
         _plain("nvme-tcp-server-port", str(disk.nvme_tcp_server_port)),
         _quoted("nvme-tcp-server-nqn", disk.nvme_tcp_server_nqn),
+        _quoted("nvme-tcp-name", disk.nvme_tcp_name),
         _quoted("nvme-tcp-server-allow-host-name", disk.nvme_tcp_server_allow_host_name),
     ]
     if disk.nvme_tcp_server_password:
@@ -88,12 +91,13 @@ def disk_entry(disk: Disk) -> Entry:
         ("file-size", str(disk.file_size), human_size(disk.file_size)),
         _plain("file-offset", "0"),
     ]
-    return _entry(
+    entry = _entry(
         printed,
         hidden={"disabled": _yes_no(disk.disabled), "comment": disk.comment, ID_FIELD: format_item_id(disk.item_id)},
         flags="X" if disk.disabled else "",
         comment=disk.comment,
     )
+    return replace(entry, item=replace(entry.item, properties=dialect.printed(entry.item.properties)))
 
 
 def partition_entry(pool: PoolUsage) -> Entry:

@@ -7,7 +7,7 @@ command handlers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 
@@ -32,6 +32,7 @@ _EXPORT_ARGS = frozenset(
         "nvme-tcp-export",
         "nvme-tcp-server-port",
         "nvme-tcp-server-nqn",
+        "nvme-tcp-name",
         "nvme-tcp-server-allow-host-name",
         "nvme-tcp-server-password",
     }
@@ -71,19 +72,37 @@ FILE_FIELDS = frozenset({"name", "type", "size", "creation-time"})
 _PRINT = VerbGrammar(flags=frozenset({"detail", "without-paging", "terse"}), where=True)
 _PLAIN_PRINT = VerbGrammar(flags=frozenset({"without-paging"}))
 
-MENUS: Mapping[str, MenuGrammar] = {
-    "/disk": MenuGrammar(
-        fields=DISK_FIELDS,
+_DISK_ADD_ARGS = (
+    frozenset({"type", "file-path", "file-size", "slot", "copy-from", "comment", "disabled"}) | _EXPORT_ARGS
+)
+_DISK_SET_ARGS = frozenset({"file-size", "comment", "disabled"}) | _EXPORT_ARGS
+
+
+def disk_menu(spell: Callable[[frozenset[str]], frozenset[str]]) -> MenuGrammar:
+    """`/disk` with the names of one RouterOS version: `spell` keeps the canonical names the version
+    has and returns them as the version spells them (`dialect.DiskDialect.spelled`)."""
+    return MenuGrammar(
+        fields=spell(DISK_FIELDS),
         verbs={
-            "add": VerbGrammar(
-                args=frozenset({"type", "file-path", "file-size", "slot", "copy-from", "comment", "disabled"})
-                | _EXPORT_ARGS
-            ),
-            "set": VerbGrammar(args=frozenset({"file-size", "comment", "disabled"}) | _EXPORT_ARGS, max_items=1),
+            "add": VerbGrammar(args=spell(_DISK_ADD_ARGS)),
+            "set": VerbGrammar(args=spell(_DISK_SET_ARGS), max_items=1),
             "remove": VerbGrammar(max_items=1),
             "print": _PRINT,
             "monitor-traffic": VerbGrammar(flags=frozenset({"once"}), max_items=1),
         },
+    )
+
+
+def menus_with(disk: MenuGrammar) -> Mapping[str, MenuGrammar]:
+    """The command table with `disk` as the `/disk` menu."""
+    return {**MENUS, "/disk": disk}
+
+
+MENUS: Mapping[str, MenuGrammar] = {
+    "/disk": disk_menu(lambda names: names - {"nvme-tcp-name"}),
+    "/console": MenuGrammar(
+        fields=frozenset(),
+        verbs={"inspect": VerbGrammar(args=frozenset({"request", "path"}), flags=frozenset({"as-value"}))},
     ),
     "/file": MenuGrammar(
         fields=FILE_FIELDS,

@@ -30,6 +30,8 @@ class Disk:
     nvme_tcp_server_nqn: str = ""
     nvme_tcp_server_allow_host_name: str = ""
     nvme_tcp_server_password: str = ""
+    nvme_tcp_name: str = ""
+    """7.17 to 7.20 only (`nvme-tcp-name`): kept and printed, it changes nothing else."""
     item_id: int = 0
     """Internal id (`*<hex>`): given by the disk table when the disk is added, never reused."""
 

@@ -61,6 +61,7 @@ class EmulatorServer:
                 pool_name=config.pool_name,
                 pool_size=config.pool_size,
                 version=config.routeros_version,
+                field_names=config.field_names,
                 identity=config.identity,
                 login_user=config.user,
             ),

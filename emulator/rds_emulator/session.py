@@ -44,7 +44,7 @@ def run_command(channel: Any, raw_command: bytes, context: SessionContext) -> No
     line = raw_command.decode("utf-8", errors="replace")
     parsed: tuple[Statement, ...] | CommandSyntaxError
     try:
-        parsed = parse_line(line)
+        parsed = parse_line(line, context.appliance.menus)
     except CommandSyntaxError as error:
         parsed = error
     statements = () if isinstance(parsed, CommandSyntaxError) else parsed

@@ -105,6 +105,7 @@ def _disk_to_json(disk: Disk) -> JsonObject:
         "nvme-tcp-server-nqn": disk.nvme_tcp_server_nqn,
         "nvme-tcp-server-allow-host-name": disk.nvme_tcp_server_allow_host_name,
         "nvme-tcp-server-password": disk.nvme_tcp_server_password,
+        **({"nvme-tcp-name": disk.nvme_tcp_name} if disk.nvme_tcp_name else {}),
     }
 
 
@@ -122,6 +123,7 @@ def _disk_from_json(entry: JsonValue) -> Disk:
         nvme_tcp_server_nqn=_typed(entry, "nvme-tcp-server-nqn", str),
         nvme_tcp_server_allow_host_name=_typed(entry, "nvme-tcp-server-allow-host-name", str),
         nvme_tcp_server_password=_typed(entry, "nvme-tcp-server-password", str),
+        nvme_tcp_name=_typed(entry, "nvme-tcp-name", str) if "nvme-tcp-name" in entry else "",
         item_id=_typed(entry, "id", int) if "id" in entry else 0,
     )
 

@@ -6,7 +6,9 @@ import re
 from dataclasses import dataclass, field
 
 OLDEST_MINOR = 10
-NEWEST_MINOR = 22
+NEWEST_MINOR = 99
+"""Far past the newest real release, so tests can play versions the client does not know yet."""
+DEFAULT_VERSION = "7.24 (stable)"
 ISO_DATES_FROM_MINOR = 12
 """Before 7.12 the emulator prints dates as `nov/11/2025 14:32:41`, from 7.12 on as
 `2025-11-11 14:32:41`. The real switch point is not known (R-4 only says it depends on the

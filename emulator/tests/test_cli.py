@@ -72,7 +72,11 @@ def test_serve_prints_its_address_and_serves(tmp_path: Path, client_key: ClientK
     ("arguments", "message"),
     [
         (["--version", "6.49.1"], "cannot read RouterOS version"),
-        (["--version", "7.9 (stable)"], "use a version from 7.10 to 7.22"),
+        (["--version", "7.9 (stable)"], "use a version from 7.10 to 7.99"),
+        (["--field-name", "nvme-tcp-server-port"], "expected FIELD=NAME"),
+        (["--field-name", "no-such-field=x"], "has no such /disk field"),
+        (["--version", "7.20", "--field-name", "nvme-tcp-server-nqn=x"], "has no such /disk field"),
+        (["--field-name", "slot=Bad Name"], "is not a RouterOS name"),
         (["--fault", "explode"], "unknown kind"),
         (["--pool-size", "big"], "--pool-size"),
         (["--listen", "nowhere"], "HOST:PORT"),

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
@@ -44,6 +45,8 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import (
     InvalidValueError,
     NoSpaceError,
     NotFoundError,
+    ParseError,
+    RdsCommandError,
     RdsConnectionError,
     RdsError,
     classify,
@@ -52,13 +55,18 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import DEFAUL
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_sizes import format_size
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_versions import (
     DiskFields,
+    FieldSupport,
     RouterOsVersion,
-    fields_for,
+    confirmed_support,
+    inspected_arguments,
+    known_support,
+    unconfirmed_support,
 )
 from ansible_collections.srvlab.rds.plugins.module_utils.routeros_command import (
     ArgValue,
     Command,
     Condition,
+    Inspect,
     Runnable,
     Script,
     build,
@@ -116,6 +124,12 @@ class RdsClient:
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._version: Optional[Tuple[int, RouterOsVersion]] = None
+        self._support: Optional[FieldSupport] = None
+        self._support_lock = threading.RLock()
+        self.warnings: List[str] = []
+        """Warnings for the operator (a RouterOS version newer than the table), each given once."""
+        self.warning_sink: Optional[Callable[[str], None]] = None
+        """Also called with each warning as it arises (``AnsibleModule.warn``), so it survives a failure."""
 
     # Reading
 
@@ -133,7 +147,51 @@ class RdsClient:
 
     @property
     def fields(self) -> DiskFields:
-        return fields_for(self.version())
+        return self.field_support().fields
+
+    def field_support(self) -> FieldSupport:
+        """The field names this appliance takes, from the table or, for a newer version, confirmed on it
+        once per version; the first time a newer version is seen, one warning goes to the log and ``warnings``."""
+        with self._support_lock:
+            version = self.version()
+            support = self._support
+            if support is not None and support.version == version:
+                return support
+            support = known_support(version) or self._confirm_fields(version)
+            self._support = support
+            if support.warning is not None and support.warning not in self.warnings:
+                LOG.warning("%s", support.warning)
+                self.warnings.append(support.warning)
+                if self.warning_sink is not None:
+                    self.warning_sink(support.warning)
+            return support
+
+    def check_fields(self, command: Runnable) -> None:
+        """Refuse a ``/disk`` command that sends or selects by a field this appliance lacks, before it is sent."""
+        commands = command.commands if isinstance(command, Script) else (command,)
+        disk = [each for each in commands if isinstance(each, Command) and each.menu == "/disk"]
+        sent = [name for each in disk if each.verb in ("add", "set") for name, _value in each.args]
+        compared = [
+            condition.field
+            for each in disk
+            for conditions in (
+                each.target,
+                each.where,
+                *(value for _name, value in each.args if isinstance(value, tuple)),
+            )
+            for condition in conditions
+        ]
+        if sent or compared:
+            support = self.field_support()
+            support.check_arguments(sent)
+            support.check_filters(compared)
+
+    def _confirm_fields(self, version: RouterOsVersion) -> FieldSupport:
+        try:
+            arguments = inspected_arguments(self.read(Inspect("/disk", "add")))
+        except (ParseError, RdsCommandError) as error:
+            return unconfirmed_support(version, str(error).strip().rstrip("."))
+        return confirmed_support(version, arguments)
 
     def survey(
         self,
@@ -530,6 +588,7 @@ class RdsClient:
         return parse_detail(self.read(print_detail(menu, where)))
 
     def _execute(self, command: Runnable) -> str:
+        self.check_fields(command)
         shown = command.render_for_log()
         result = self.transport.run(command.render(), log_as=shown)
         error = classify(result.output, result.exit_status, shown, several=isinstance(command, Script))

@@ -202,7 +202,29 @@ class Script:
         return any(command.mutates for command in self.commands)
 
 
-Runnable = Union[Command, Script]
+@dataclass(frozen=True)
+class Inspect:
+    """``:put [/console inspect as-value request=child path=disk,add]``: the children of a console
+    node, here the arguments a command takes (R-7.4). Read-only."""
+
+    menu: str
+    verb: str
+
+    def render(self) -> str:
+        if not _MENU.match(self.menu):
+            raise InvalidValueError("%r is not a valid RouterOS menu path." % self.menu)
+        path = [*re.split(r"[/ ]", self.menu.lstrip("/")), check_name(self.verb, "command")]
+        return ":put [/console inspect as-value request=child path=%s]" % ",".join(path)
+
+    def render_for_log(self) -> str:
+        return self.render()
+
+    @property
+    def mutates(self) -> bool:
+        return False
+
+
+Runnable = Union[Command, Script, Inspect]
 """What the client sends in one exec request."""
 
 

@@ -11,6 +11,8 @@ version_added: 0.1.0
 description:
   - Lists the disks of a MikroTik ROSE Data Server with exact sizes, all of them or by slot or slot regex, managed
     by the CSI driver or not, together with the storage pool's capacity and the appliance's RouterOS version.
+  - Works on every RouterOS version. On a version newer than the collection knows (after 7.24) it warns once,
+    naming the version, after confirming the disk field names on the RDS.
 author:
   - srvlab developers (@srvlab)
 extends_documentation_fragment:
@@ -107,7 +109,7 @@ version:
   description: The RouterOS version the RDS runs.
   returned: success
   type: str
-  sample: "7.16"
+  sample: "7.24 (stable)"
 """
 
 from typing import Any, Dict

@@ -228,7 +228,7 @@ def test_out_of_space_leaves_nothing_behind(rds: RdsClient) -> None:
 def test_bad_input_is_refused_before_sending(rds: RdsClient) -> None:
     with pytest.raises(InvalidValueError, match=r"must end in \.img"):
         rds.add_disk(DiskSpec("pvc-j", BASE + "/pvc-j.raw", GIB))
-    with pytest.raises(InvalidValueError, match="positive size"):
+    with pytest.raises(InvalidValueError, match="at least 314572800 bytes"):
         rds.add_disk(DiskSpec("pvc-j", BASE + "/pvc-j.img", 0))
     with pytest.raises(InvalidValueError, match="out of range"):
         rds.add_disk(DiskSpec("pvc-j", BASE + "/pvc-j.img", GIB, ExportSpec(port=70000, nqn=NQN + "j")))
