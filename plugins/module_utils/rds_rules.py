@@ -23,6 +23,10 @@ DEFAULT_NVME_PORT = 4420
 DEFAULT_POOL = "storage-pool"
 DEFAULT_BASE_PATH = "/" + DEFAULT_POOL + "/metal-csi"
 IMAGE_SUFFIX = ".img"
+# mkfs.xfs (xfsprogs 5.19 and later; Debian 12 ships 6.1) refuses devices under 300 MiB; ext4 needs a
+# few MiB for its journal. The CSI driver's smallest volume (1 GiB) is above it.
+MIN_DISK_SIZE = 300 * 1024**2
+MAX_DISK_SIZE = 2**63 - 1
 # The NVMe specification's host NQN built from a UUID (what nvme gen-hostnqn writes).
 UUID_HOST_NQN_BASE = "nqn.2014-08.org.nvmexpress:uuid:"
 
@@ -70,8 +74,14 @@ def path_problem(path: str) -> Optional[str]:
 
 
 def size_problem(size: int) -> Optional[str]:
-    if size <= 0:
-        return "a disk needs a positive size in bytes"
+    """Why a disk cannot have ``size`` bytes, or None: it must hold any filesystem the driver formats."""
+    if size < MIN_DISK_SIZE:
+        return (
+            "a disk needs at least %d bytes (300 MiB), the smallest filesystem mkfs.xfs creates; "
+            "give 300Mi or more" % MIN_DISK_SIZE
+        )
+    if size > MAX_DISK_SIZE:
+        return "a disk holds at most %d bytes (8 EiB less one byte, the largest file size)" % MAX_DISK_SIZE
     return None
 
 

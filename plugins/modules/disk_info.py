@@ -51,18 +51,32 @@ options:
 """
 
 EXAMPLES = r"""
-- name: Everything the CSI driver manages
-  srvlab.rds.disk_info:
-    host: rds.example.net
-    host_key: "{{ rds_host_key }}"
-    managed: true
-  delegate_to: localhost
-  register: rds
+# A play on the controller sets the connection options once for every module of the srvlab.rds.rds group.
+- name: Inspect the RDS
+  hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/srvlab.rds.rds:
+      host: rds.example.net
+      host_key: "{{ lookup('ansible.builtin.file', 'rds_host_key.pub') }}"
+      private_key_file: ~/.ssh/rds_ed25519
+  tasks:
+    - name: Everything the CSI driver manages
+      srvlab.rds.disk_info:
+        managed: true
+      register: rds
 
+# The tasks below go into a play with the module_defaults above; they do not repeat the connection options.
 - name: One disk
   srvlab.rds.disk_info:
     slot: pvc-0d6f1c52-7a1e-4b8e-9c55-2f0b7f1f0a11
-  delegate_to: localhost
+  register: one
+
+- name: Free space of another pool
+  srvlab.rds.disk_info:
+    slot_regex: ^pvc-
+    pool: nvme-pool
+  register: pool
 """
 
 RETURN = r"""
@@ -115,6 +129,7 @@ version:
 from typing import Any, Dict
 
 from ansible.module_utils.basic import AnsibleModule  # type: ignore[import-untyped]
+from ansible_collections.srvlab.rds.plugins.module_utils.module_input import new_module
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RdsClient
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk_plan import disk_to_dict
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_module import argument_spec, managed_policy, run_rds_module
@@ -152,9 +167,7 @@ def run(module: AnsibleModule, client: RdsClient) -> Dict[str, Any]:
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=ARGUMENT_SPEC, supports_check_mode=True, mutually_exclusive=[("slot", "slot_regex")]
-    )
+    module = new_module(ARGUMENT_SPEC, supports_check_mode=True, mutually_exclusive=[("slot", "slot_regex")])
     run_rds_module(module, lambda client: run(module, client))
 
 

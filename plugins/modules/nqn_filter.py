@@ -107,6 +107,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ansible.module_utils.basic import AnsibleModule  # type: ignore[import-untyped]
 from ansible_collections.srvlab.rds.plugins.module_utils.library_errors import LibraryError
+from ansible_collections.srvlab.rds.plugins.module_utils.module_input import new_module
 from ansible_collections.srvlab.rds.plugins.module_utils.nqn_filter import (
     DEFAULT_CONFIG_FILE,
     DEFAULT_HOSTID_FILE,
@@ -208,7 +209,7 @@ def _diff(path: str, before: Optional[str], after: str) -> Dict[str, Any]:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = new_module(ARGUMENT_SPEC, supports_check_mode=True)
     try:
         result = run(module)
     except LibraryError as error:

@@ -250,6 +250,7 @@ from dataclasses import replace
 from typing import Any, Dict, List, Optional, Tuple
 
 from ansible.module_utils.basic import AnsibleModule  # type: ignore[import-untyped]
+from ansible_collections.srvlab.rds.plugins.module_utils.module_input import new_module
 from ansible_collections.srvlab.rds.plugins.module_utils.node_commands import DEFAULT_TIMEOUT
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_cli import ConnectTarget
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_config import HOSTNQN_FILE, read_host_file
@@ -396,7 +397,7 @@ def _predicted(before: Resolution, actions: List[str], target: str) -> Dict[str,
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **TARGET_OPTION_RULES)
+    module = new_module(ARGUMENT_SPEC, supports_check_mode=True, **TARGET_OPTION_RULES)
     params = module.params
     config = replace(host_paths(params), nvme_binary=params["nvme_binary"], command_timeout=params["command_timeout"])
     run_nvme_module(module, config, lambda host, nqn: run(module, host, nqn), runner=ModuleRunner(module))

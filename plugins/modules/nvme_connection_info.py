@@ -159,7 +159,7 @@ device_problem:
 
 from typing import Any, Dict
 
-from ansible.module_utils.basic import AnsibleModule  # type: ignore[import-untyped]
+from ansible_collections.srvlab.rds.plugins.module_utils.module_input import new_module
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_host import NvmeHost
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_module import (
     TARGET_ARGUMENT_SPEC,
@@ -175,7 +175,7 @@ def inspect(host: NvmeHost, nqn: str, nsid: int) -> Dict[str, Any]:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=TARGET_ARGUMENT_SPEC, supports_check_mode=True, **TARGET_OPTION_RULES)
+    module = new_module(TARGET_ARGUMENT_SPEC, supports_check_mode=True, **TARGET_OPTION_RULES)
     nsid = module.params["nsid"]
     run_nvme_module(module, host_paths(module.params), lambda host, nqn: inspect(host, nqn, nsid))
 

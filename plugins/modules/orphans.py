@@ -66,19 +66,27 @@ options:
 """
 
 EXAMPLES = r"""
-- name: Report orphans
-  srvlab.rds.orphans:
-    host: rds.example.net
-    host_key: "{{ rds_host_key }}"
-    kubeconfig: ~/.kube/config
-  delegate_to: localhost
-  register: orphans
+# A play on the controller sets the connection options once for every module of the srvlab.rds.rds group.
+- name: Find what the CSI driver left behind
+  hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/srvlab.rds.rds:
+      host: rds.example.net
+      host_key: "{{ lookup('ansible.builtin.file', 'rds_host_key.pub') }}"
+      private_key_file: ~/.ssh/rds_ed25519
+  tasks:
+    - name: Report orphans
+      srvlab.rds.orphans:
+        kubeconfig: ~/.kube/config
+      register: orphans
 
+# The task below goes into a play with the module_defaults above; it does not repeat the connection options.
 - name: Remove orphans older than a week
   srvlab.rds.orphans:
+    kubeconfig: ~/.kube/config
     state: absent
     grace_period: 604800
-  delegate_to: localhost
 """
 
 RETURN = r"""
@@ -156,6 +164,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.kube_volumes import (
     core_api,
     volume_handles,
 )
+from ansible_collections.srvlab.rds.plugins.module_utils.module_input import new_module
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RdsClient
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_module import argument_spec, managed_policy, run_rds_module
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_orphans import find_orphans, under
@@ -206,7 +215,7 @@ def run(module: AnsibleModule, client: RdsClient, handles: Set[str]) -> Dict[str
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = new_module(ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
     if params["grace_period"] < 0:
         module.fail_json(msg="grace_period must be zero or more seconds, got %d." % params["grace_period"])

@@ -67,17 +67,30 @@ options:
 """
 
 EXAMPLES = r"""
-- name: The CSI driver's account, logging in with its key only
+# A play on the controller sets the connection options once for every module of the srvlab.rds.rds group.
+- name: Accounts on the RDS
+  hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/srvlab.rds.rds:
+      host: rds.example.net
+      host_key: "{{ lookup('ansible.builtin.file', 'rds_host_key.pub') }}"
+      private_key_file: ~/.ssh/rds_admin_ed25519
+  tasks:
+    - name: The CSI driver's account, logging in with its key only
+      srvlab.rds.routeros_user:
+        name: rds-csi
+        group: rds-csi
+        public_keys:
+          - "{{ lookup('ansible.builtin.file', 'files/rds-csi.pub') }}"
+        user_password: "{{ lookup('ansible.builtin.password', '/dev/null length=32') }}"
+
+# The task below goes into a play with the module_defaults above; it does not repeat the connection options.
+- name: Remove an account that is no longer used
   srvlab.rds.routeros_user:
-    host: rds.example.net
-    host_key: "{{ rds_host_key }}"
-    private_key_file: ~/.ssh/rds_admin_ed25519
-    name: rds-csi
-    group: rds-csi
-    public_keys:
-      - "{{ lookup('ansible.builtin.file', 'files/rds-csi.pub') }}"
-    user_password: "{{ lookup('ansible.builtin.password', '/dev/null length=32') }}"
-  delegate_to: localhost
+    name: old-backup
+    group: old-backup
+    state: absent
 """
 
 RETURN = r"""
@@ -110,6 +123,7 @@ commands:
 from typing import Any, Dict
 
 from ansible.module_utils.basic import AnsibleModule  # type: ignore[import-untyped]
+from ansible_collections.srvlab.rds.plugins.module_utils.module_input import new_module
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RdsClient
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_module import argument_spec, run_rds_module
 from ansible_collections.srvlab.rds.plugins.module_utils.routeros_account import (
@@ -157,7 +171,7 @@ def run(module: AnsibleModule, client: RdsClient) -> Dict[str, Any]:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = new_module(ARGUMENT_SPEC, supports_check_mode=True)
     run_rds_module(module, lambda client: run(module, client))
 
 

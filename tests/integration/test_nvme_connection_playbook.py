@@ -34,6 +34,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import nqn_for
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_sysfs import block_device_nqn
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RdsClient
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import DiskSpec, ExportSpec
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import MIN_DISK_SIZE
 from rds_emulator.nvme_fabric import Naming, TestFabric
 from rds_emulator.server import EmulatorServer
 
@@ -47,6 +48,7 @@ VOLUME_ID = "pvc-0d6f1c52-7a1e-4b8e-9c55-2f0b7f1f0a11"
 SYSTEM_NQN = "nqn.2000-02.com.mikrotik:diskless-node-1"
 SECRET = "DHHC-1:00:maEDoOK4QP4p/Uj0I44vTRuHOSKSHFriz0F25SyLGfZIIHxf:"
 MIB = 1024 * 1024
+DISK_SIZE = MIN_DISK_SIZE  # sparse on the emulator and behind the loop device
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ def export(rds: RdsClient, volume_id: str, password: str | None = None) -> str:
         DiskSpec(
             slot=volume_id,
             file_path="%s/%s.img" % (BASE, volume_id),
-            size=8 * MIB,
+            size=DISK_SIZE,
             export=ExportSpec(nqn=nqn, password=password),
         )
     )
@@ -168,12 +170,12 @@ def test_module_inspects_connects_reconnects_and_disconnects(tmp_path: Path, rds
     device = connected["device"]
     # Case B: the system volume holds nvme0 and nvme-subsys0, so the volume's disk is named after subsystem 1.
     assert (device["name"], device["path"]) == ("nvme1n1", node.config.dev_root + "/nvme1n1")
-    assert device["size_bytes"] == 8 * MIB and device["nsid"] == 1
+    assert device["size_bytes"] == DISK_SIZE and device["nsid"] == 1
     assert connected["device_problem"] is None
 
     assert not run["again"]["changed"] and run["again"]["actions"] == []
     assert run["reconnected"]["changed"] and run["reconnected"]["actions"] == ["disconnect", "connect"]
-    assert run["reconnected"]["connected"] and run["reconnected"]["device"]["size_bytes"] == 8 * MIB
+    assert run["reconnected"]["connected"] and run["reconnected"]["device"]["size_bytes"] == DISK_SIZE
 
     assert run["refused"]["failed"]
     assert "Refusing to disconnect %s" % SYSTEM_NQN in run["refused"]["msg"]
@@ -266,7 +268,7 @@ def test_library_connects_finds_the_device_and_disconnects_in_every_naming_case(
         assert not host.connect(target).created
         device = host.wait_for_device(nqn, timeout=10)
         assert device.path == str(node.fabric.device_path(nqn))
-        assert is_block_device(device.path) and device.size_bytes == 8 * MIB
+        assert is_block_device(device.path) and device.size_bytes == DISK_SIZE
         assert block_device_nqn(node.config, device.major, device.minor) == nqn
         node.fabric.lose_controller(nqn)
         assert block_device_nqn(node.config, device.major, device.minor) is None

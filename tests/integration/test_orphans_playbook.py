@@ -9,12 +9,12 @@ from typing import Any
 
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RdsClient
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import DiskSpec, ExportSpec
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import MIN_DISK_SIZE
 from rds_emulator.server import EmulatorServer
 
 from tests.integration.kube_api_fake import KubeApiFake
 from tests.integration.playbooks import connection_defaults, run_playbook
 
-MIB = 1024**2
 BASE = "/storage-pool/metal-csi"
 TWO_DAYS = 2 * 86400
 
@@ -29,7 +29,7 @@ def age(emulator: EmulatorServer, path: str, seconds: int) -> None:
 def make_disk(rds: RdsClient, slot: str, directory: str = BASE, comment: str = "", nqn: str = "") -> str:
     path = "%s/%s.img" % (directory, slot)
     export = ExportSpec(nqn=nqn) if nqn else None
-    rds.add_disk(DiskSpec(slot, path, MIB, export, comment))
+    rds.add_disk(DiskSpec(slot, path, MIN_DISK_SIZE, export, comment))
     return path
 
 

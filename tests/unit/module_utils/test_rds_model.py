@@ -23,7 +23,6 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_sizes import (
     format_size,
     parse_grouped_integer,
     parse_human_size,
-    parse_size,
 )
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_versions import (
     DiskFields,
@@ -36,28 +35,7 @@ FIXTURES = Path(__file__).parent.parent / "fixtures" / "routeros"
 GIB = 1024**3
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("1073741824", GIB),
-        ("1G", GIB),
-        ("1GiB", GIB),
-        ("1gb", GIB),
-        ("1.5G", 3 * GIB // 2),
-        ("10 G", 10 * GIB),
-        ("3T", 3 * 1024**4),
-        ("0", 0),
-        (512, 512),
-    ],
-)
-def test_parse_size(text: object, expected: int) -> None:
-    assert parse_size(text) == expected  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize("text", ["1.3K", "abc", "-1", "1X", "", True, -5])
-def test_parse_size_refuses_inexact_or_invalid(text: object) -> None:
-    with pytest.raises(InvalidValueError):
-        parse_size(text)  # type: ignore[arg-type]
+# parse_size: tests/unit/plugins/module_utils/test_rds_sizes.py
 
 
 def test_grouped_and_human_sizes() -> None:
