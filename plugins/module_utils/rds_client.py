@@ -273,18 +273,7 @@ class RdsClient:
                 % (source.slot, format_size(source.size), spec.slot, format_size(spec.size))
             )
         names = self.fields
-        args: Dict[str, ArgValue] = {names.type: "file"}
-        if source is not None:
-            args[names.copy_from] = (equals(names.slot, source.slot),)
-        args[names.file_path] = spec.file_path
-        if source is None or source.size != spec.size:
-            args[names.file_size] = spec.size
-        args[names.slot] = spec.slot
-        if spec.comment:
-            args[names.comment] = spec.comment
-        if spec.export is not None:
-            args.update(self._export_args(spec.export))
-        add = build("/disk", "add", args=args, secret_args=[names.password])
+        add = build("/disk", "add", args=disk_arguments(names, spec, source), secret_args=[names.password])
 
         def created(found: Survey) -> Optional[Disk]:
             disk = found.disks.get(spec.slot)
@@ -315,7 +304,7 @@ class RdsClient:
         """Make the disk's NVMe/TCP export match ``export``."""
         check_export(slot, export)
         self._require_disk(slot)
-        args = self._export_args(export)
+        args = export_arguments(self.fields, export)
         return self._set(slot, args, lambda found: export_matches(found, export), secret=self.fields.password)
 
     def set_comment(self, slot: str, comment: str) -> Disk:
@@ -538,18 +527,6 @@ class RdsClient:
         except RdsError as error:
             LOG.warning("could not verify cleanup after a failed create slot=%s error=%s", spec.slot, error)
 
-    def _export_args(self, export: ExportSpec) -> Dict[str, ArgValue]:
-        names = self.fields
-        args: Dict[str, ArgValue] = {names.export: export.enabled}
-        if export.enabled:
-            args[names.port] = export.port
-            args[names.nqn] = export.nqn
-        if export.allowed_host_nqns is not None:
-            args[names.allowed_hosts] = ",".join(export.allowed_host_nqns)
-        if export.password is not None:
-            args[names.password] = export.password
-        return args
-
     def _set(self, slot: str, args: Dict[str, ArgValue], done: Callable[[Disk], bool], secret: str = "") -> Disk:
         names = self.fields
         command = build(
@@ -622,6 +599,35 @@ def check_room(capacity: PoolCapacity, spec: DiskSpec) -> None:
             "Not enough space in pool %s for disk %r: %s requested, %s free. Free space or add disks to the pool."
             % (capacity.pool, spec.slot, format_size(spec.size), format_size(capacity.free))
         )
+
+
+def disk_arguments(names: DiskFields, spec: DiskSpec, source: Optional[Disk] = None) -> Dict[str, ArgValue]:
+    """The arguments of the ``/disk add`` that creates ``spec`` (a ``copy-from`` of ``source`` when given)."""
+    args: Dict[str, ArgValue] = {names.type: "file"}
+    if source is not None:
+        args[names.copy_from] = (equals(names.slot, source.slot),)
+    args[names.file_path] = spec.file_path
+    if source is None or source.size != spec.size:
+        args[names.file_size] = spec.size
+    args[names.slot] = spec.slot
+    if spec.comment:
+        args[names.comment] = spec.comment
+    if spec.export is not None:
+        args.update(export_arguments(names, spec.export))
+    return args
+
+
+def export_arguments(names: DiskFields, export: ExportSpec) -> Dict[str, ArgValue]:
+    """The arguments that make a disk's NVMe/TCP export match ``export``."""
+    args: Dict[str, ArgValue] = {names.export: export.enabled}
+    if export.enabled:
+        args[names.port] = export.port
+        args[names.nqn] = export.nqn
+    if export.allowed_host_nqns is not None:
+        args[names.allowed_hosts] = ",".join(export.allowed_host_nqns)
+    if export.password is not None:
+        args[names.password] = export.password
+    return args
 
 
 def literal_pattern(text: str) -> str:

@@ -16,7 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple, Union
 
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import Survey, pool_of
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import (
+    Survey,
+    disk_arguments,
+    export_arguments,
+    pool_of,
+)
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import (
     Disk,
     DiskSpec,
@@ -45,6 +50,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import (
     size_problem,
 )
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_sizes import format_size
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_versions import FieldSupport
 
 
 class DiskOperations(Protocol):
@@ -329,6 +335,24 @@ def plan_export(current: Optional[Disk], desired: DesiredExport, options: PlanOp
     )
     after = replace(current, export=replace(now, **changes))
     return DiskPlan(desired.slot, (SetExport(spec),), current, after, warnings)
+
+
+def check_supported(support: FieldSupport, plans: Sequence[DiskPlan]) -> None:
+    """Refuse plans whose commands would send a field the appliance's RouterOS lacks (``UnsupportedVersionError``
+    naming the field and the version), so check mode foresees what sending would be refused for."""
+    names = support.fields
+    sent: List[str] = []
+    for plan in plans:
+        for action in plan.actions:
+            if isinstance(action, CreateDisk):
+                sent.extend(disk_arguments(names, action.spec))
+            elif isinstance(action, SetExport):
+                sent.extend(export_arguments(names, action.export))
+            elif isinstance(action, GrowDisk):
+                sent.append(names.file_size)
+            elif isinstance(action, SetComment):
+                sent.append(names.comment)
+    support.check_arguments(sent)
 
 
 def apply_plan(client: DiskOperations, plan: DiskPlan) -> Optional[Disk]:

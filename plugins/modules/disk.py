@@ -300,6 +300,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk_plan import (
     DiskPlan,
     PlanOptions,
     apply_plan,
+    check_supported,
     describe,
     disk_to_dict,
     plan_disks,
@@ -405,6 +406,7 @@ def plan(module: AnsibleModule, client: RdsClient, options: PlanOptions) -> List
     wanted = survey_request(desired, options)
     found = client.survey(slots=wanted.slots, files=wanted.files, users_of=wanted.users_of, pools=wanted.pools)
     plans = plan_disks(found, desired, options)
+    check_supported(client.field_support(), plans)
     for entry in plans:
         for warning in entry.warnings:
             module.warn(warning)

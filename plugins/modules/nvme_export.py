@@ -120,6 +120,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk_plan import (
     DesiredExport,
     PlanOptions,
     apply_plan,
+    check_supported,
     disk_to_dict,
     plan_export,
 )
@@ -159,6 +160,7 @@ def run(module: AnsibleModule, client: RdsClient) -> Dict[str, Any]:
         update_password=params["update_nvme_password"] == "always",
     )
     plan = plan_export(client.get_disk(desired.slot), desired, options)
+    check_supported(client.field_support(), [plan])
     for warning in plan.warnings:
         module.warn(warning)
     after = plan.after if module.check_mode or not plan.changed else apply_plan(client, plan)

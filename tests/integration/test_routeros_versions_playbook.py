@@ -108,8 +108,13 @@ def test_7_20_cannot_export_and_says_7_21_is_the_first_full_version(
     tmp_path: Path, start_version: StartVersion, client_key: tuple[Path, Path]
 ) -> None:
     server = start_version("7.20 (stable)")
-    run = play(tmp_path, server, client_key[0], {"exported": EXPORTED, "plain": PLAIN, "info": INFO})
+    tasks = {"predicted": dict(EXPORTED, check_mode=True), "exported": EXPORTED, "plain": PLAIN, "info": INFO}
+    run = play(tmp_path, server, client_key[0], tasks)
 
+    # Check mode foresees the refusal, and the refused task created nothing (not even the base directory).
+    predicted = run["predicted"]
+    assert predicted["failed"] and "which has no nvme-tcp-server-nqn" in predicted["msg"], predicted
+    assert not run["exported"]["changed"]
     refused = run["exported"]
     assert refused["failed"], refused
     assert "RouterOS 7.20 (stable), which has no nvme-tcp-server-nqn" in refused["msg"]

@@ -27,7 +27,11 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import (
     NotFoundError,
     RdsError,
 )
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_versions import RouterOsVersion
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_versions import (
+    FieldSupport,
+    RouterOsVersion,
+    known_support,
+)
 
 GIB = 1024**3
 NO_EXPORT = NvmeExport(enabled=False, port=None, nqn="", allowed_host_nqns=(), has_password=False)
@@ -78,6 +82,7 @@ class FakeRds:
     round_trips: int = 0
     pool_size: int = 1024 * GIB
     pools: frozenset[str] = frozenset({"storage-pool"})
+    routeros: str = "7.24"
 
     @classmethod
     def holding(cls, *disks: Disk, files: tuple[RdsFile, ...] = ()) -> FakeRds:
@@ -89,7 +94,12 @@ class FakeRds:
     # Reading
 
     def version(self) -> RouterOsVersion:
-        return RouterOsVersion.parse("7.16")
+        return RouterOsVersion.parse(self.routeros)
+
+    def field_support(self) -> FieldSupport:
+        support = known_support(self.version())
+        assert support is not None, "the fake RDS plays a version of the table"
+        return support
 
     def list_disks(self, slot_regex: str | None = None, file_disks_only: bool = True) -> list[Disk]:
         self.reads += 1

@@ -93,7 +93,7 @@ def test_disk_info_filters_managed_disks() -> None:
     rds = FakeRds.holding(disk("pvc-1"), disk("system", exported=True, nqn="nqn.2000-02.com.mikrotik:system"))
     result = disk_info.run(module(disk_info.ARGUMENT_SPEC, managed=False), client(rds))
     assert [entry["slot"] for entry in result["disks"]] == ["system"]
-    assert result["version"] == "7.16" and result["pool"]["size"] == 1024 * GIB
+    assert result["version"] == "7.24" and result["pool"]["size"] == 1024 * GIB
 
 
 def test_nvme_export_is_idempotent_and_honest_in_check_mode() -> None:
