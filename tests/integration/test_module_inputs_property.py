@@ -196,6 +196,10 @@ def hostile_values() -> st.SearchStrategy[Any]:
     )
 
 
+# Built once: building strategies inside each draw costs more than running many of the modules.
+HOSTILE = hostile_values()
+
+
 def sanitized(value: Any, root: Path) -> Any:
     """``value`` with every string turned into a path under ``root``: nothing can write outside it.
 
@@ -308,6 +312,18 @@ class Target:
         spec: Mapping[str, Any] = getattr(module, "ARGUMENT_SPEC", None) or built_in_main[self.name]
         return sorted(spec)
 
+    @functools.cached_property
+    def chosen_options(self) -> st.SearchStrategy[list[str]]:
+        return st.lists(st.sampled_from(self.options), min_size=1, max_size=2, unique=True)
+
+    @functools.cached_property
+    def entry_changes(self) -> dict[str, st.SearchStrategy[dict[str, Any]]]:
+        """For list-of-dict options: generated values for one or two fields of a valid entry."""
+        return {
+            option: st.dictionaries(st.sampled_from([*sorted(entry), "state", "x"]), HOSTILE, max_size=2)
+            for option, entry in self.entries.items()
+        }
+
     def safe(self, option: str, value: Any) -> Any:
         if option in WRITTEN_PATHS.get(self.name, ()):
             return sanitized(value, self.root)
@@ -325,22 +341,14 @@ HOST_KEY_INFO_OPTIONS = ("host", "port", "timeout", "expected")
 
 @st.composite
 def tasks(draw: st.DrawFn, target: Target) -> dict[str, Any]:
-    """A valid task with one or two options replaced by generated values (or left out)."""
-    args = dict(target.valid)
-    names = target.options
-    for option in draw(st.lists(st.sampled_from(names), min_size=1, max_size=2, unique=True)):
+    """A valid task with one or two options replaced by generated values (or left out), in check mode or not."""
+    args = dict(target.valid, _ansible_check_mode=draw(st.booleans()))
+    for option in draw(target.chosen_options):
         entry = target.entries.get(option)
         if entry is not None and draw(st.booleans()):
-            value: Any = [
-                dict(
-                    entry,
-                    **draw(
-                        st.dictionaries(st.sampled_from([*sorted(entry), "state", "x"]), hostile_values(), max_size=2)
-                    ),
-                )
-            ]
+            value: Any = [dict(entry, **draw(target.entry_changes[option]))]
         else:
-            value = draw(hostile_values())
+            value = draw(HOSTILE)
         args[option] = target.safe(option, value)
         if args[option] is None:
             args.pop(option)
@@ -531,6 +539,7 @@ def targets(
 def test_no_input_produces_a_traceback(name: str, targets: Callable[[str], Target]) -> None:
     target = targets(name)
     escaped: dict[tuple[str, str], str] = {}
+    runs = []
 
     @settings(
         max_examples=CASES_PER_MODULE,
@@ -542,16 +551,23 @@ def test_no_input_produces_a_traceback(name: str, targets: Callable[[str], Targe
     @given(tasks(target))
     def check(args: dict[str, Any]) -> None:
         outcome = run_main(MODULES[name].main, args)
+        runs.append(outcome.result is not None and bool(outcome.result.get("failed")))
         if outcome.problem is None:
             return
         changed = {key: value for key, value in args.items() if target.valid.get(key, object()) != value}
+        changed["_ansible_check_mode"] = args["_ansible_check_mode"]
         changed.update({key: None for key in target.valid if key not in args})
         if name in KNOWN_FAILURES and KNOWN_FAILURES[name][0] in outcome.problem:
             return
-        kind = (", ".join(sorted(changed)), outcome.problem.strip().splitlines()[-1][:120])
+        kind = (
+            ", ".join(sorted(key for key in changed if not key.startswith("_"))),
+            outcome.problem.strip().splitlines()[-1][:120],
+        )
         escaped.setdefault(kind, "%s with %r:\n%s" % (name, changed, outcome.problem))
 
     check()
+    assert len(runs) >= CASES_PER_MODULE, "only %d cases ran" % len(runs)
+    assert 0 < runs.count(True) < len(runs), "the cases should end both in success and in failure"
     assert not escaped, "%s: %d kinds of input escaped main():\n%s\n\n%s" % (
         name,
         len(escaped),
