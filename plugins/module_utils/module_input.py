@@ -50,17 +50,27 @@ def _overflow_message(params: Mapping[str, Any], argument_spec: Mapping[str, Any
         name,
         _shown(value),
         "whole number" if wanted == "int" else "number",
-        _default(argument_spec[name]),
+        _default(argument_spec.get(name, {})),
     )
 
 
 def unrepresentable(params: Mapping[str, Any], spec: Mapping[str, Any]) -> Optional[Tuple[str, Any, str]]:
-    """The first numeric option (name, value, type) whose value ansible-core cannot convert, or None."""
+    """The first numeric option (name, value, type) whose value ansible-core cannot convert, or None.
+
+    Suboptions are searched too and named by their path, such as ``disks[1].nvme_port``.
+    """
     for name, option in spec.items():
         wanted = option.get("type")
         value = params.get(name)
         if wanted in _NUMBER_TYPES and _overflows(value, wanted):
             return name, value, wanted
+        entries = value if isinstance(value, list) else [value]
+        for index, entry in enumerate(entries):
+            if option.get("options") and isinstance(entry, dict):
+                found = unrepresentable(entry, option["options"])
+                if found is not None:
+                    where = "%s[%d]" % (name, index) if isinstance(value, list) else name
+                    return "%s.%s" % (where, found[0]), found[1], found[2]
     return None
 
 
