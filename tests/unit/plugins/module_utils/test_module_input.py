@@ -64,7 +64,9 @@ def test_unconvertible_numbers_fail_with_a_sentence_naming_the_option(args: dict
 def test_a_nul_in_a_path_fails_with_a_sentence() -> None:
     result = outcome({"config_file": "/etc/a\x00b"})
     assert result["failed"]
-    assert result["msg"] == "config_file='/etc/a\\x00b' contains a NUL character, which no path can hold; give a file path."
+    assert result["msg"] == (
+        "config_file='/etc/a\\x00b' contains a NUL character, which no path can hold; give a file path."
+    )
 
 
 def test_valid_arguments_come_through_converted() -> None:
