@@ -117,20 +117,21 @@ class Statement:
         return tuple(dict.fromkeys(text for text in (self.text, self.command_text) if text))
 
 
-def parse(line: str, menus: Mapping[str, grammar.MenuGrammar] = grammar.MENUS) -> Command:
+def parse(line: str, menus: Mapping[str, grammar.MenuGrammar] | None = None) -> Command:
     """Parse a line of exactly one command; raise `CommandSyntaxError` with the console's text on
-    any error, `expected end of command` where a second statement starts."""
-    parser = _Parser(line, menus)
+    any error, `expected end of command` where a second statement starts. `menus` defaults to the
+    newest version's command table."""
+    parser = _Parser(line, grammar.MENUS if menus is None else menus)
     parser.skip_blanks()
     command = parser.command(closing="")
     parser.end_of_line()
     return command
 
 
-def parse_line(line: str, menus: Mapping[str, grammar.MenuGrammar] = grammar.MENUS) -> tuple[Statement, ...]:
+def parse_line(line: str, menus: Mapping[str, grammar.MenuGrammar] | None = None) -> tuple[Statement, ...]:
     """Parse every `;`-separated statement of a line against the command table `menus` (one
-    version's names); any error rejects the whole line."""
-    return _Parser(line, menus).statements()
+    version's names, the newest by default); any error rejects the whole line."""
+    return _Parser(line, grammar.MENUS if menus is None else menus).statements()
 
 
 class _Parser:

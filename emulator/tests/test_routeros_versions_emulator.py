@@ -25,7 +25,7 @@ def add_line(slot: str, *extra: str) -> str:
 def inspected(output: str) -> list[dict[str, str]]:
     nodes: list[dict[str, str]] = []
     for pair in output.rstrip("\n").split(";"):
-        key, _, value = pair.partition("=")
+        key, value = pair.split("=", 1) if "=" in pair else (pair, "")
         if key == "name":
             nodes.append({})
         nodes[-1][key] = value

@@ -63,6 +63,7 @@ created:
 from typing import Any, Dict, List
 
 from ansible.module_utils.basic import AnsibleModule  # type: ignore[import-untyped]
+from ansible_collections.srvlab.rds.plugins.module_utils.module_input import new_module
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RdsClient, Survey, pool_of
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import check_path
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk_plan import directory_levels
@@ -111,7 +112,8 @@ def run(module: AnsibleModule, client: RdsClient) -> Dict[str, Any]:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = new_module(
+        ARGUMENT_SPEC, supports_check_mode=True)
     run_rds_module(module, lambda client: run(module, client))
 
 

@@ -57,9 +57,12 @@ options:
     type: str
   size: &size
     description:
-      - Exact size, in bytes or with a binary unit (C(10G), C(10GiB), C(1.5T); powers of 1024).
-      - Required to create a disk. A bigger size grows the disk; a fraction that is not a whole number of bytes is
-        refused.
+      - Exact size, in bytes or with a binary unit C(K), C(M), C(G), C(T), C(P), C(Ki) to C(Pi) or C(KiB) to C(PiB),
+        all powers of 1024 as in Ansible's C(human_to_bytes) (C(10G), C(10Gi), C(10GiB), C(1.5T)).
+      - Decimal-looking and lower-case units (C(10GB), C(10gb)), fractions that are not a whole number of bytes and
+        sizes under 300 MiB (the smallest filesystem C(mkfs.xfs) makes) are refused with the table of accepted forms;
+        see the Sizes section of docs/modules.md.
+      - Required to create a disk. A bigger size grows the disk.
     type: raw
   comment: &comment
     description:
@@ -292,6 +295,7 @@ disks:
 from typing import Any, Dict, List
 
 from ansible.module_utils.basic import AnsibleModule  # type: ignore[import-untyped]
+from ansible_collections.srvlab.rds.plugins.module_utils.module_input import new_module
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RdsClient
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import ManagedPolicy
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk_plan import (
@@ -446,8 +450,8 @@ def run(module: AnsibleModule, client: RdsClient) -> Dict[str, Any]:
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=ARGUMENT_SPEC,
+    module = new_module(
+        ARGUMENT_SPEC,
         supports_check_mode=True,
         required_one_of=[("slot", "disks")],
         mutually_exclusive=[("slot", "disks")] + [("disks", name) for name in DISK_FIELDS],

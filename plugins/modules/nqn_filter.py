@@ -146,8 +146,26 @@ def write_file(module: AnsibleModule, path: str, content: str) -> None:
     module.atomic_move(temporary, path)
 
 
+def file_option_problems(params: Dict[str, Any]) -> List[str]:
+    """A sentence for every file option that names a directory instead of a file."""
+    examples = {
+        "config_file": DEFAULT_CONFIG_FILE,
+        "hostnqn_file": DEFAULT_HOSTNQN_FILE,
+        "hostid_file": DEFAULT_HOSTID_FILE,
+    }
+    names = ["config_file"] + (["hostnqn_file", "hostid_file"] if params["host_identity"] else [])
+    return [
+        "%s %r names a directory; give the path of a file, such as %s." % (name, params[name], examples[name])
+        for name in names
+        if params[name].endswith("/") or os.path.isdir(params[name])
+    ]
+
+
 def run(module: AnsibleModule) -> Dict[str, Any]:
     params = module.params
+    problems = file_option_problems(params)
+    if problems:
+        module.fail_json(msg=" ".join(problems))
     prefix = params["managed_nqn_prefix"]
     check_prefix(prefix)
     connections = read_connections(params["sysfs_root"])

@@ -115,6 +115,7 @@ after:
 from typing import Any, Dict
 
 from ansible.module_utils.basic import AnsibleModule  # type: ignore[import-untyped]
+from ansible_collections.srvlab.rds.plugins.module_utils.module_input import new_module
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RdsClient
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk_plan import (
     DesiredExport,
@@ -175,7 +176,8 @@ def run(module: AnsibleModule, client: RdsClient) -> Dict[str, Any]:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = new_module(
+        ARGUMENT_SPEC, supports_check_mode=True)
     run_rds_module(module, lambda client: run(module, client))
 
 

@@ -165,8 +165,10 @@ def test_directories_and_host_key(tmp_path: Path, emulator: EmulatorServer, clie
             },
         ],
     )
-    assert run["checked"]["changed"] is True
-    assert run["created"]["created"] == ["/storage-pool/metal-csi", "/storage-pool/a/b"]
+    # Every directory that did not exist is listed, parents first, in check mode as when created.
+    expected = ["/storage-pool/metal-csi", "/storage-pool/a", "/storage-pool/a/b"]
+    assert run["checked"]["changed"] is True and run["checked"]["created"] == expected
+    assert run["created"]["created"] == expected
     assert run["again"]["changed"] is False
     files = emulator.state_dir / "files" / "storage-pool"
     assert (files / "metal-csi").is_dir() and (files / "a" / "b").is_dir()

@@ -83,20 +83,6 @@ PROGRAMS = {"nvme_connection": ("nvme_binary",)}
 PORTS = {"host_key_info": ("port",), "nvme_connection": ("port",)}
 TRACEBACK_MARKS = ("Traceback (most recent call last)", "MODULE FAILURE")
 
-# Known tracebacks in modules another session is rewriting (issue 12), by module: the text that marks
-# the traceback and what fixes it. A case is excused only when its traceback shows that text; remove
-# the entry once the module is fixed.
-_INFINITE_INT = (
-    "check_type_int",
-    "ansible-core's int type raises OverflowError for an infinite float (port, timeout, jump_port, nvme_port) "
-    "while AnsibleModule() validates; build the module with module_input.new_module",
-)
-KNOWN_FAILURES: dict[str, tuple[str, str]] = {
-    "directory": _INFINITE_INT,
-    "disk": _INFINITE_INT,
-    "nvme_export": _INFINITE_INT,
-}
-
 # Strings chosen for the parsers behind the options: sizes, numbers, paths, NQNs, booleans.
 PROBES = (
     "",
@@ -557,8 +543,6 @@ def test_no_input_produces_a_traceback(name: str, targets: Callable[[str], Targe
         changed = {key: value for key, value in args.items() if target.valid.get(key, object()) != value}
         changed["_ansible_check_mode"] = args["_ansible_check_mode"]
         changed.update({key: None for key in target.valid if key not in args})
-        if name in KNOWN_FAILURES and KNOWN_FAILURES[name][0] in outcome.problem:
-            return
         kind = (
             ", ".join(sorted(key for key in changed if not key.startswith("_"))),
             outcome.problem.strip().splitlines()[-1][:120],

@@ -108,7 +108,12 @@ def test_7_20_cannot_export_and_says_7_21_is_the_first_full_version(
     tmp_path: Path, start_version: StartVersion, client_key: tuple[Path, Path]
 ) -> None:
     server = start_version("7.20 (stable)")
-    tasks = {"predicted": dict(EXPORTED, check_mode=True), "exported": EXPORTED, "plain": PLAIN, "info": INFO}
+    tasks: dict[str, dict[str, Any]] = {
+        "predicted": {**EXPORTED, "check_mode": True},
+        "exported": EXPORTED,
+        "plain": PLAIN,
+        "info": INFO,
+    }
     run = play(tmp_path, server, client_key[0], tasks)
 
     # Check mode foresees the refusal, and the refused task created nothing (not even the base directory).
