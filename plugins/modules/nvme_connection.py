@@ -303,8 +303,27 @@ def plan(state: str, subsystem: Optional[Subsystem], address: Optional[str], por
     raise ValueError("Unknown state %r: use present, absent or reconnected." % state)
 
 
+def address_problem(address: Optional[str]) -> Optional[str]:
+    """Why ``address`` cannot be a traddr on nvme's command line, or None."""
+    if address is None:
+        return None
+    if (
+        not address
+        or len(address) > 255
+        or any(char.isspace() or ord(char) < 32 or ord(char) == 127 for char in address)
+    ):
+        return (
+            "address %r is not an IP address or host name; give the RDS's NVMe/TCP address, such as 10.0.0.5, "
+            "without spaces or control characters" % address
+        )
+    return None
+
+
 def run(module: AnsibleModule, host: NvmeHost, nqn: str) -> Dict[str, Any]:
     params = module.params
+    problem = address_problem(params["address"])
+    if problem:
+        module.fail_json(msg=problem[0].upper() + problem[1:] + ".")
     before = host.resolve(nqn, params["nsid"])
     subsystem = connected_first(before.subsystems)
     address, port = target_address(params, subsystem)
@@ -399,6 +418,9 @@ def _predicted(before: Resolution, actions: List[str], target: str) -> Dict[str,
 def main() -> None:
     module = new_module(ARGUMENT_SPEC, supports_check_mode=True, **TARGET_OPTION_RULES)
     params = module.params
+    binary = params["nvme_binary"]
+    if not binary or any(ord(char) < 32 or ord(char) == 127 for char in binary):
+        module.fail_json(msg="nvme_binary %r is not a program name or path; give nvme or its full path." % binary)
     config = replace(host_paths(params), nvme_binary=params["nvme_binary"], command_timeout=params["command_timeout"])
     run_nvme_module(module, config, lambda host, nqn: run(module, host, nqn), runner=ModuleRunner(module))
 
