@@ -112,8 +112,7 @@ def run(module: AnsibleModule, client: RdsClient) -> Dict[str, Any]:
 
 
 def main() -> None:
-    module = new_module(
-        ARGUMENT_SPEC, supports_check_mode=True)
+    module = new_module(ARGUMENT_SPEC, supports_check_mode=True)
     run_rds_module(module, lambda client: run(module, client))
 
 

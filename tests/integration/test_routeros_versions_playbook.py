@@ -123,8 +123,9 @@ def test_7_20_cannot_export_and_says_7_21_is_the_first_full_version(
     refused = run["exported"]
     assert refused["failed"], refused
     assert "RouterOS 7.20 (stable), which has no nvme-tcp-server-nqn" in refused["msg"]
-    assert "RouterOS 7.21 is the first version the srvlab.rds collection and the CSI driver fully support" in (
-        refused["msg"]
+    assert (
+        "RouterOS 7.21 is the first version the srvlab.rds collection and the CSI driver fully support"
+        in (refused["msg"])
     )
     assert not run["plain"].get("failed") and run["plain"]["changed"], run["plain"]
     info = run["info"]
