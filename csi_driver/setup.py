@@ -39,6 +39,7 @@ def _runtime_requirements(generated: Path) -> list[str]:
         "cryptography>=42",
         "PyYAML>=6",
         "kubernetes>=29",
+        "prometheus_client>=0.20",
     ]
 
 

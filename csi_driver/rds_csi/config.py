@@ -37,7 +37,16 @@ if TYPE_CHECKING:
 
 MODES = ("controller", "node", "all")
 ENV_PREFIX = "RDS_CSI_"
-ENV_ALIASES = {"CSI_MANAGED_NQN_PREFIX": "managed_nqn_prefix", "CSI_ENDPOINT": "endpoint", "NODE_ID": "node_id"}
+ENV_ALIASES = {
+    "CSI_MANAGED_NQN_PREFIX": "managed_nqn_prefix",
+    "CSI_ENDPOINT": "endpoint",
+    "NODE_ID": "node_id",
+    "POD_NAME": "pod_name",
+    "POD_NAMESPACE": "pod_namespace",
+}
+LOG_FORMATS = ("text", "json")
+CONTROLLER_METRICS_PORT = 9809  # the replaced driver's port: existing scrape configurations keep working
+NODE_METRICS_PORT = 9810  # node plugins run on the host network, beside a controller's port
 _SECRETS = ("rds_password", "rds_key_passphrase")
 
 
@@ -69,6 +78,34 @@ class Config:
         default="info",
         metadata=_about("debug, info, warning or error; debug also logs RouterOS commands (secrets masked)"),
     )
+    log_format: str = field(
+        default="text", metadata=_about("text (one key=value line per event) or json (one JSON object per line)")
+    )
+    metrics: bool = field(default=True, metadata=_about("serve Prometheus metrics over HTTP"))
+    metrics_address: str = field(
+        default="0.0.0.0", metadata=_about("address the metrics endpoint listens on (host network on a node)")
+    )
+    metrics_port: int = field(
+        default=0,
+        metadata=_about(
+            "port of the metrics endpoint; 0: %d in modes controller and all, %d in mode node"
+            % (CONTROLLER_METRICS_PORT, NODE_METRICS_PORT)
+        ),
+    )
+    appliance_metrics_interval: float = field(
+        default=60.0,
+        metadata=_about(
+            "seconds between collections of the RDS's health and per-volume traffic (over the driver's own "
+            "SSH sessions); 0 turns collection off"
+        ),
+    )
+    events: bool = field(
+        default=True, metadata=_about("post Kubernetes events (needs kubeconfig); the RPCs never wait on them")
+    )
+    pod_name: str = field(
+        default="", metadata=_about("this driver's Pod, for events about the RDS connection (downward API)")
+    )
+    pod_namespace: str = field(default="", metadata=_about("the namespace of pod_name (downward API)"))
     rds_address: str = field(
         default="", metadata=_about("address or DNS name of the RDS's SSH service; required for the controller")
     )
@@ -150,7 +187,13 @@ class Config:
         metadata=_about("comma-separated node IDs ControllerPublish accepts without a kubeconfig (node_id counts too)"),
     )
     kubeconfig: str = field(
-        default="", metadata=_about("kubeconfig path, or in-cluster: Kubernetes Node objects decide which nodes exist")
+        default="",
+        metadata=_about(
+            "kubeconfig path, or in-cluster: Kubernetes Node objects decide which nodes exist, and events are posted"
+        ),
+    )
+    max_volumes_per_node: int = field(
+        default=0, metadata=_about("volumes of this driver one node may hold, as NodeGetInfo reports it; 0: no limit")
     )
     # Node settings (P-6): where nvme-cli, sysfs and /dev are (tests point them at the test fabric).
     nvme_binary: str = field(default="nvme", metadata=_about("the nvme-cli program the node runs"))
@@ -175,6 +218,12 @@ class Config:
     @property
     def runs_node(self) -> bool:
         return self.mode in ("node", "all")
+
+    @property
+    def served_metrics_port(self) -> int:
+        if self.metrics_port:
+            return self.metrics_port
+        return CONTROLLER_METRICS_PORT if self.runs_controller else NODE_METRICS_PORT
 
     @property
     def pool(self) -> str:
@@ -403,6 +452,11 @@ def _problems(config: Config) -> list[str]:
         problems.append("endpoint=%r: use unix:///path/to/csi.sock or tcp://host:port" % config.endpoint)
     if config.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         problems.append("log_level=%r: use debug, info, warning or error" % config.log_level)
+    problems.extend(_observability_problems(config))
+    if config.max_volumes_per_node < 0:
+        problems.append("max_volumes_per_node=%d: use 0 (no limit) or more" % config.max_volumes_per_node)
+    if config.kubeconfig and config.kubeconfig != "in-cluster" and not os.path.isfile(config.kubeconfig):
+        problems.append("kubeconfig=%s does not exist (or use in-cluster)" % config.kubeconfig)
     prefix = config.managed_nqn_prefix
     if not prefix:
         problems.append(
@@ -420,6 +474,18 @@ def _problems(config: Config) -> list[str]:
         problems.extend(_controller_problems(config))
     if config.runs_node:
         problems.extend(_node_problems(config))
+    return problems
+
+
+def _observability_problems(config: Config) -> list[str]:
+    problems = []
+    if config.log_format not in LOG_FORMATS:
+        problems.append("log_format=%r: use %s" % (config.log_format, " or ".join(LOG_FORMATS)))
+    if not 0 <= config.metrics_port <= 65535:
+        problems.append("metrics_port=%d: use 1 to 65535, or 0 for the mode's default" % config.metrics_port)
+    if not 0 <= config.appliance_metrics_interval <= 3600:
+        interval = config.appliance_metrics_interval
+        problems.append("appliance_metrics_interval=%s: use 0 (off) to 3600 seconds" % interval)
     return problems
 
 
@@ -458,8 +524,6 @@ def _controller_problems(config: Config) -> list[str]:
         problems.append("rds_max_sessions=%d: use 1 to 64" % config.rds_max_sessions)
     if not is_volume_path(config.base_path):
         problems.append("base_path=%r: %s" % (config.base_path, VOLUME_PATH_RULE))
-    if config.kubeconfig and config.kubeconfig != "in-cluster" and not os.path.isfile(config.kubeconfig):
-        problems.append("kubeconfig=%s does not exist (or use in-cluster)" % config.kubeconfig)
     return problems
 
 

@@ -23,7 +23,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import backin
 from ansible_collections.srvlab.rds.plugins.module_utils.ssh_transport import SshTransport
 from google.protobuf.wrappers_pb2 import Int64Value
 
-from rds_csi import naming, pagination
+from rds_csi import metrics, naming, pagination
 from rds_csi.attachments import Attachment, Attachments
 from rds_csi.capabilities import RWX_BLOCK, AccessType, access_type, require_supported, unsupported_reason
 from rds_csi.config import Config
@@ -53,6 +53,8 @@ CAPABILITIES = (
 
 
 class Controller(csi_pb2_grpc.ControllerServicer):  # type: ignore[misc]
+    talks_to_rds = True  # its RPCs' RouterOS round trips are counted (errors.rpc)
+
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.store = backend.store
@@ -163,7 +165,10 @@ class Controller(csi_pb2_grpc.ControllerServicer):  # type: ignore[misc]
         if segments.get(ZONE_KEY, config.zone) != config.zone:
             return csi_pb2.GetCapacityResponse(available_capacity=0)
         params = parse_params(dict(request.parameters), config.base_path, config.nvme_address, config.nvme_port)
-        capacity = self.store.pool_capacity(pool_of(params.volume_path))
+        pool = pool_of(params.volume_path)
+        capacity = self.store.pool_capacity(pool)
+        metrics.RDS_POOL_SIZE.labels(pool).set(capacity.size)
+        metrics.RDS_POOL_FREE.labels(pool).set(capacity.free)
         return csi_pb2.GetCapacityResponse(
             available_capacity=capacity.free,
             maximum_volume_size=Int64Value(value=min(capacity.free, MAX_SIZE)),
@@ -335,7 +340,7 @@ def add_controller(
     retry: Optional[RetryPolicy],
 ) -> SshTransport:
     """Serve the Controller service on ``server``; returns the RDS connection for the caller to close."""
-    transport = SshTransport(config.ssh_settings())
+    transport = SshTransport(config.ssh_settings(), observer=metrics.RDS)
     backend = Backend(config=config, store=RdsClient(transport, retry=retry), attachments=attachments, nodes=nodes)
     csi_pb2_grpc.add_ControllerServicer_to_server(Controller(backend), server)
     return transport

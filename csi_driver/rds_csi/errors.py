@@ -17,8 +17,25 @@ import grpc
 from ansible_collections.srvlab.rds.plugins.module_utils import rds_errors
 from ansible_collections.srvlab.rds.plugins.module_utils.library_errors import ErrorFamily, LibraryError
 
+from rds_csi import metrics
+
 LOG = logging.getLogger("rds_csi.rpc")
 R = TypeVar("R")
+# The RPCs that change a volume, by the operation label of rds_csi_volume_operations_total.
+VOLUME_OPERATIONS = {
+    "CreateVolume": "create",
+    "DeleteVolume": "delete",
+    "ControllerExpandVolume": "expand",
+    "ControllerPublishVolume": "publish",
+    "ControllerUnpublishVolume": "unpublish",
+    "CreateSnapshot": "snapshot_create",
+    "DeleteSnapshot": "snapshot_delete",
+    "NodeStageVolume": "stage",
+    "NodeUnstageVolume": "unstage",
+    "NodePublishVolume": "node_publish",
+    "NodeUnpublishVolume": "node_unpublish",
+    "NodeExpandVolume": "node_expand",
+}
 
 
 class CsiError(Exception):
@@ -75,12 +92,14 @@ def status_for(error: BaseException) -> tuple[grpc.StatusCode, str]:
 
 
 def rpc(method: Callable[[Any, Any, grpc.ServicerContext], R]) -> Callable[[Any, Any, grpc.ServicerContext], R]:
-    """Wrap a servicer method: map exceptions to a status (nil response) and log one line per call."""
+    """Wrap a servicer method: map exceptions to a status (nil response), log one line per call and
+    count it in the metrics (status code, duration, the RDS round trips it needed)."""
     name = method.__name__
 
     @functools.wraps(method)
     def serve(self: Any, request: Any, context: grpc.ServicerContext) -> R:
         started = time.monotonic()
+        metrics.RDS.begin_rpc()
         try:
             response = method(self, request, context)
         except Exception as error:  # every failure becomes a status, never a crashed handler
@@ -92,11 +111,26 @@ def rpc(method: Callable[[Any, Any, grpc.ServicerContext], R]) -> Callable[[Any,
                 extra={"fields": _fields(name, request, started, code.name, message)},
                 exc_info=code == grpc.StatusCode.INTERNAL,
             )
+            _count(self, name, started, code.name)
             context.abort(code, message)
         LOG.info("rpc done", extra={"fields": _fields(name, request, started, "OK", "")})
+        _count(self, name, started, "OK")
         return response
 
     return serve
+
+
+def _count(servicer: Any, name: str, started: float, code: str) -> None:
+    seconds = time.monotonic() - started
+    trips = metrics.RDS.end_rpc()
+    metrics.RPC_TOTAL.labels(name, code).inc()
+    metrics.RPC_DURATION.labels(name).observe(seconds)
+    if getattr(servicer, "talks_to_rds", False):
+        metrics.RPC_RDS_ROUND_TRIPS.labels(name).observe(trips)
+    operation = VOLUME_OPERATIONS.get(name)
+    if operation is not None:
+        metrics.VOLUME_OPERATIONS.labels(operation, metrics.SUCCESS if code == "OK" else metrics.FAILURE).inc()
+        metrics.VOLUME_OPERATION_DURATION.labels(operation).observe(seconds)
 
 
 def _fields(name: str, request: Any, started: float, code: str, message: str) -> dict[str, Any]:

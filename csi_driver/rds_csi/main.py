@@ -47,7 +47,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    driver.start()
+    try:
+        driver.start()
+    except ConfigError as error:
+        print("rds-csi-driver: %s" % error, file=sys.stderr)
+        driver.stop(grace=0)
+        return 2
     stopping.wait()
     driver.stop()
     return 0

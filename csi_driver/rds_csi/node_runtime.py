@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Optional
 
@@ -31,9 +32,10 @@ from ansible_collections.srvlab.rds.plugins.module_utils.nqn_filter import read_
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_config import NvmeHostConfig
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_host import NvmeHost
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import nqn_for
-from ansible_collections.srvlab.rds.plugins.module_utils.nvme_sysfs import BlockDevice
+from ansible_collections.srvlab.rds.plugins.module_utils.nvme_sysfs import BlockDevice, read_subsystems
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import nqn_problem
 
+from rds_csi import metrics
 from rds_csi.config import Config, ConfigError
 from rds_csi.errors import CsiError
 
@@ -99,6 +101,13 @@ class StageRecords:
             os.unlink(self.path(volume_id))
             _sync_directory(self.directory)
 
+    def count(self) -> int:
+        """How many volumes have a stage record (are staged, or mid-stage) on this node."""
+        try:
+            return sum(1 for name in os.listdir(self.directory) if name.endswith(".json"))
+        except FileNotFoundError:
+            return 0
+
 
 def records_directory(endpoint: str) -> str:
     """The stage records' directory: ``staged`` beside the endpoint's unix socket."""
@@ -151,7 +160,7 @@ class NodeRuntime:
         return cls(
             host=NvmeHost(nvme, config.managed_nqn_prefix, runner),
             runner=runner,
-            mounter=Mounter(runner, timeout=config.mount_timeout),
+            mounter=CountedMounter(runner, timeout=config.mount_timeout),
             records=StageRecords(records_directory(config.endpoint)),
             host_nqn=(read_text(config.host_nqn_file) or "").strip(),
             sysfs_root=config.sysfs_root,
@@ -185,8 +194,40 @@ class NodeRuntime:
                 LOG.warning("orphan not cleaned", extra={"fields": {"nqn": subsystem.nqn, "error": str(error)}})
                 continue
             cleaned.append(subsystem.nqn)
+            metrics.ORPHANS_CLEANED.inc()
             LOG.info("orphan cleaned", extra={"fields": {"nqn": subsystem.nqn}})
         return cleaned
+
+    def managed_connections(self) -> int:
+        """Connected subsystems under the managed prefix, as sysfs shows them now."""
+        managed = read_subsystems(self.host.config, self.host.managed_prefix)
+        return sum(1 for subsystem in managed if subsystem.connected)
+
+
+class CountedMounter(Mounter):
+    """The library's mounter, counting each mount, bind and unmount by outcome in the metrics."""
+
+    def mount(self, source: str, target: str, fstype: str, options: Sequence[str]) -> None:
+        with _counted("mount"):
+            super().mount(source, target, fstype, options)
+
+    def bind(self, source: str, target: str, read_only: bool) -> None:
+        with _counted("bind"):
+            super().bind(source, target, read_only)
+
+    def unmount(self, target: str) -> None:
+        with _counted("unmount"):
+            super().unmount(target)
+
+
+@contextlib.contextmanager
+def _counted(operation: str) -> Iterator[None]:
+    try:
+        yield
+    except Exception:
+        metrics.MOUNT_OPERATIONS.labels(operation, metrics.FAILURE).inc()
+        raise
+    metrics.MOUNT_OPERATIONS.labels(operation, metrics.SUCCESS).inc()
 
 
 def number_of(device: BlockDevice) -> DeviceNumber:
@@ -197,8 +238,10 @@ def stale_reason(runtime: NodeRuntime, nqn: str, mounted: DeviceNumber) -> str:
     """Why a mount of ``mounted`` is stale for the volume with this NQN (P-8.2), or "" when it is not."""
     device = runtime.device(nqn)
     if device is None:
+        metrics.STALE_MOUNTS_DETECTED.inc()
         return "the volume's device is gone (NQN %s has no block device on this node)" % nqn
     if number_of(device) != mounted:
+        metrics.STALE_MOUNTS_DETECTED.inc()
         return "it is mounted from device %s, but NQN %s now resolves to %s (%s)" % (
             mounted,
             nqn,

@@ -32,6 +32,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.nvme_cli import Connect
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import nqn_for
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_sysfs import BlockDevice
 
+from rds_csi import metrics
 from rds_csi.errors import CsiError
 from rds_csi.node_runtime import LOG, NodeRuntime, number_of
 
@@ -62,8 +63,16 @@ def connect(runtime: NodeRuntime, target: ConnectTarget, volume_id: str) -> Bloc
             % (volume_id, target.nqn, runtime.host.managed_prefix)
         )
     _record(runtime, volume_id, target.nqn)
-    runtime.host.connect(target)
-    return runtime.host.wait_for_device(target.nqn, timeout=runtime.device_wait_timeout)
+    started = time.monotonic()
+    try:
+        runtime.host.connect(target)
+        device = runtime.host.wait_for_device(target.nqn, timeout=runtime.device_wait_timeout)
+    except Exception:
+        metrics.NVME_CONNECTS.labels(metrics.FAILURE).inc()
+        raise
+    metrics.NVME_CONNECTS.labels(metrics.SUCCESS).inc()
+    metrics.NVME_CONNECT_DURATION.observe(time.monotonic() - started)
+    return device
 
 
 def _record(runtime: NodeRuntime, volume_id: str, nqn: str) -> None:

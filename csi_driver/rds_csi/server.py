@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Optional
 
 import grpc
 
+from rds_csi import metrics
 from rds_csi.attachments import Attachments, InMemoryAttachments
-from rds_csi.config import Config, endpoint_tcp
+from rds_csi.config import Config, ConfigError, endpoint_tcp
 from rds_csi.health import Health
 from rds_csi.identity import Identity
 from rds_csi.node import Node
@@ -53,18 +54,25 @@ class Driver:
             runtime = NodeRuntime.from_config(config)
             csi_pb2_grpc.add_NodeServicer_to_server(Node(config.node_id, config.zone, runtime), self.server)
             services.append("csi.v1.Node")
+            metrics.STAGED_VOLUMES.set_function(runtime.records.count)
+            metrics.NVME_CONNECTIONS_ACTIVE.set_function(runtime.managed_connections)
         identity = Identity(controller=config.runs_controller, ready=self._serving.is_set)
         csi_pb2_grpc.add_IdentityServicer_to_server(identity, self.server)
         self.health = Health(services)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self.address = self._bind(config.endpoint)
+        self.metrics_endpoint: Optional[metrics.Endpoint] = None
 
     def _add_controller(self, attachments: Attachments, retry: Optional[RetryPolicy]) -> SshTransport:
         # Imported here so that a node-only process never loads the SSH stack (paramiko and
         # cryptography, about 20 MiB of the node plugin's memory; P-11.6).
         from rds_csi.controller import add_controller  # noqa: PLC0415
 
-        return add_controller(self.server, self.config, attachments, self._node_registry(), retry)
+        transport = add_controller(self.server, self.config, attachments, self._node_registry(), retry)
+        metrics.RDS_CONNECTION_STATE.labels(self.config.rds_address).set_function(lambda: transport.connected)
+        metrics.RDS_SESSIONS_IN_USE.set_function(lambda: transport.sessions_in_use)
+        metrics.RDS_SESSIONS_LIMIT.set(self.config.rds_max_sessions)
+        return transport
 
     def _node_registry(self) -> NodeRegistry:
         if self.config.kubeconfig:
@@ -87,6 +95,9 @@ class Driver:
         return "unix:" + str(path)
 
     def start(self) -> None:
+        if self.config.metrics:
+            self.metrics_endpoint = _serve_metrics(self.config)
+            LOG.info("metrics served", extra={"fields": {"url": self.metrics_endpoint.url}})
         self.server.start()
         self._serving.set()
         LOG.info("serving", extra={"fields": {"endpoint": self.address, "mode": self.config.mode}})
@@ -98,6 +109,19 @@ class Driver:
         self.server.stop(grace).wait(grace + 1)
         if self.transport is not None:
             self.transport.close()
+        if self.metrics_endpoint is not None:
+            self.metrics_endpoint.stop()
         if self.address.startswith("unix:"):
             Path(self.address[len("unix:") :]).unlink(missing_ok=True)
         LOG.info("stopped", extra={"fields": {"endpoint": self.address, "pid": os.getpid()}})
+
+
+def _serve_metrics(config: Config) -> metrics.Endpoint:
+    try:
+        return metrics.serve(config.metrics_address, config.served_metrics_port)
+    except OSError as error:
+        raise ConfigError(
+            "The metrics endpoint cannot listen on %s port %d (%s): choose another --metrics-address or "
+            "--metrics-port, or turn metrics off with --no-metrics."
+            % (config.metrics_address, config.served_metrics_port, error)
+        ) from error

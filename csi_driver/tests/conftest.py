@@ -15,7 +15,7 @@ from typing import Any
 
 import grpc
 import pytest
-from csi_helpers import Csi, NodeHarness
+from csi_helpers import Csi, NodeHarness, free_port
 from rds_emulator.server import EmulatorServer
 
 GIB = 1024**3
@@ -53,6 +53,8 @@ def driver_config(emulator: EmulatorServer, client_key: tuple[Path, Path], socke
             rds_command_timeout=5.0,
             nvme_address="10.0.0.5",
             host_nqn_file=str(socket_dir / "no-hostnqn"),
+            metrics_address="127.0.0.1",
+            metrics_port=free_port(),
         )
     )
 
@@ -68,6 +70,7 @@ def start_driver(driver_config: Any, emulator: EmulatorServer, tmp_path: Path) -
     started: list[tuple[Any, grpc.Channel]] = []
 
     def start(retry: Any = None, **changes: Any) -> Csi:
+        changes.setdefault("metrics_port", free_port())
         driver = Driver(dataclasses.replace(driver_config, **changes), retry=retry)
         driver.start()
         channel = grpc.insecure_channel(driver.address)
@@ -177,6 +180,7 @@ def start_node_driver(
             "dev_root": str(node_fabric.config.dev_root),
             "host_nqn_file": str(host_nqn_file),
             "device_wait_timeout": 10.0,
+            "metrics_port": free_port(),
         }
         config = dataclasses.replace(driver_config, **{**settings, **changes})
         driver = Driver(config)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,13 @@ def publish_request(volume_id: str, node_id: str, capability: Any = None, readon
         volume_capability=capability if capability is not None else mount(),
         readonly=readonly,
     )
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on at this moment."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def status_of(call: Callable[[], Any]) -> grpc.StatusCode:

@@ -32,7 +32,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Protocol
 
 try:
     import paramiko
@@ -195,10 +195,32 @@ class CommandResult:
     output: str
 
 
+class TransportObserver(Protocol):
+    """What a transport reports as it works, for metrics; called on the thread that did the work and
+    expected to return at once."""
+
+    def command_done(self, seconds: float, ok: bool) -> None: ...
+
+    def connect_attempt(self, seconds: float, ok: bool, reconnect: bool) -> None: ...
+
+
+class _NoObserver:
+    def command_done(self, seconds: float, ok: bool) -> None:
+        pass
+
+    def connect_attempt(self, seconds: float, ok: bool, reconnect: bool) -> None:
+        pass
+
+
 class SshTransport:
     """Thread-safe runner of RouterOS commands over one SSH connection."""
 
-    def __init__(self, settings: SshSettings, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        settings: SshSettings,
+        sleep: Callable[[float], None] = time.sleep,
+        observer: Optional[TransportObserver] = None,
+    ) -> None:
         if PARAMIKO_IMPORT_ERROR is not None:
             raise RdsConnectionError(
                 "The paramiko Python package is required to reach the RDS: %s" % PARAMIKO_IMPORT_ERROR
@@ -210,6 +232,9 @@ class SshTransport:
         self.settings = settings
         self._sleep = sleep
         self._sessions = threading.BoundedSemaphore(settings.max_sessions)
+        self._in_use = 0
+        self._in_use_lock = threading.Lock()
+        self._observer: TransportObserver = observer or _NoObserver()
         self._connect_lock = threading.Lock()
         self._transport: Optional[Any] = None
         self._jump_transport: Optional[Any] = None
@@ -222,16 +247,42 @@ class SshTransport:
 
     def run(self, command: str, timeout: Optional[float] = None, log_as: Optional[str] = None) -> CommandResult:
         """Run one command in its own exec channel and return its exit status and output."""
-        deadline = time.monotonic() + (timeout if timeout is not None else self.settings.command_timeout)
+        started = time.monotonic()
+        deadline = started + (timeout if timeout is not None else self.settings.command_timeout)
         shown = log_as if log_as is not None else command
-        if not self._sessions.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            raise RdsTimeoutError("No SSH session to %s became free in time for '%s'." % (self.settings.host, shown))
+        ok = False
         try:
-            transport = self._connected_transport(deadline)
-            LOG.debug("rds command host=%s command=%s", self.settings.host, shown)
-            return self._exec(transport, command, shown, deadline)
+            if not self._sessions.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                raise RdsTimeoutError(
+                    "No SSH session to %s became free in time for '%s'." % (self.settings.host, shown)
+                )
+            self._count_session(1)
+            try:
+                transport = self._connected_transport(deadline)
+                LOG.debug("rds command host=%s command=%s", self.settings.host, shown)
+                result = self._exec(transport, command, shown, deadline)
+            finally:
+                self._count_session(-1)
+                self._sessions.release()
+            ok = True
+            return result
         finally:
-            self._sessions.release()
+            self._observer.command_done(time.monotonic() - started, ok)
+
+    @property
+    def sessions_in_use(self) -> int:
+        """SSH sessions open for commands at this moment (at most ``settings.max_sessions``)."""
+        return self._in_use
+
+    @property
+    def connected(self) -> bool:
+        """Whether the connection to the RDS is up, as last seen (no command is sent to find out)."""
+        transport = self._transport
+        return transport is not None and bool(transport.is_active())
+
+    def _count_session(self, change: int) -> None:
+        with self._in_use_lock:
+            self._in_use += change
 
     def is_alive(self) -> bool:
         """RouterOS refuses SSH keepalive requests, so liveness is a trivial command."""
@@ -340,14 +391,21 @@ class SshTransport:
                         % (self.settings.host, self.settings.port, wait)
                     )
                 self._sleep(wait)
+            attempt_started = time.monotonic()
+            reconnect = self.generation > 0 or self._failures > 0
             try:
                 self._transport = self._connect(
                     min(self.settings.connect_timeout, max(0.1, deadline - time.monotonic()))
                 )
             except (UnreachableError, RdsTimeoutError) as error:
+                self._observer.connect_attempt(time.monotonic() - attempt_started, False, reconnect)
                 self._reachability.failed(error)
                 self._schedule_retry()
                 raise
+            except RdsConnectionError:
+                self._observer.connect_attempt(time.monotonic() - attempt_started, False, reconnect)
+                raise
+            self._observer.connect_attempt(time.monotonic() - attempt_started, True, reconnect)
             self._reachability.connected()
             if self.generation:
                 self.reconnects += 1
