@@ -17,6 +17,8 @@ command -v modprobe >/dev/null 2>&1 || needed+=(kmod)
 # The SSH tests: an OpenSSH jump host (sshd), a real ssh-agent, ssh-add and ssh-keygen.
 [ -x /usr/sbin/sshd ] || needed+=(openssh-server)
 command -v ssh-agent >/dev/null 2>&1 && command -v ssh-keygen >/dev/null 2>&1 || needed+=(openssh-client)
+# The metrics tests: a real Prometheus server to scrape the driver, and promtool to check its output.
+command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || needed+=(prometheus)
 
 if [ "${#needed[@]}" -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
