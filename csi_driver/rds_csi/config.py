@@ -30,6 +30,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import (
     nqn_problem,
 )
 
+from rds_csi.logs import LOG_FORMATS, masked
 from rds_csi.params import VOLUME_PATH_RULE, is_volume_path
 
 if TYPE_CHECKING:
@@ -44,10 +45,8 @@ ENV_ALIASES = {
     "POD_NAME": "pod_name",
     "POD_NAMESPACE": "pod_namespace",
 }
-LOG_FORMATS = ("text", "json")
 CONTROLLER_METRICS_PORT = 9809  # the replaced driver's port: existing scrape configurations keep working
 NODE_METRICS_PORT = 9810  # node plugins run on the host network, beside a controller's port
-_SECRETS = ("rds_password", "rds_key_passphrase")
 
 
 class ConfigError(Exception):
@@ -269,10 +268,8 @@ class Config:
     def summary(self) -> dict[str, Any]:
         """The settings for the start-up log line, secrets masked."""
         shown = {item.name: getattr(self, item.name) for item in fields(self)}
-        for name in _SECRETS:
-            shown[name] = "*****" if shown[name] else ""
         shown["node_ids"] = ",".join(self.node_ids)
-        return shown
+        return masked(shown)
 
 
 def read_secret(path: str) -> Optional[str]:

@@ -25,7 +25,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ConfigError as error:
         print("rds-csi-driver: %s" % error, file=sys.stderr)
         return 2
-    setup_logging(config.log_level)
+    setup_logging(config.log_level, config.log_format)
     if config.runs_controller and not config.rds_verify_host_key:
         LOG.warning("RDS host key verification is OFF: anyone on the path can impersonate the RDS")
     if config.runs_controller and config.rds_jump_host and not config.rds_jump_verify_host_key:
@@ -50,7 +50,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         driver.start()
     except ConfigError as error:
-        print("rds-csi-driver: %s" % error, file=sys.stderr)
+        LOG.error("cannot start", extra={"fields": {"error": str(error)}})
         driver.stop(grace=0)
         return 2
     stopping.wait()
