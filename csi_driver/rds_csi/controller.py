@@ -23,7 +23,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import backin
 from ansible_collections.srvlab.rds.plugins.module_utils.ssh_transport import SshTransport
 from google.protobuf.wrappers_pb2 import Int64Value
 
-from rds_csi import metrics, naming, pagination
+from rds_csi import metrics, naming, pagination, volume_health
 from rds_csi.attachments import Attachment, Attachments
 from rds_csi.capabilities import RWX_BLOCK, AccessType, access_type, require_supported, unsupported_reason
 from rds_csi.config import Config
@@ -49,6 +49,8 @@ CAPABILITIES = (
     _RPC.CLONE_VOLUME,
     _RPC.PUBLISH_READONLY,
     _RPC.EXPAND_VOLUME,
+    _RPC.GET_VOLUME,
+    _RPC.VOLUME_CONDITION,
 )
 
 
@@ -155,6 +157,26 @@ class Controller(csi_pb2_grpc.ControllerServicer):  # type: ignore[misc]
             volume = self.backend.volume_message(disk, self.backend.params_of(disk))
             entries.append(csi_pb2.ListVolumesResponse.Entry(volume=volume, status=status))
         return csi_pb2.ListVolumesResponse(entries=entries, next_token=next_token)
+
+    @rpc
+    def ControllerGetVolume(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """The volume, its nodes and its health. Read-only: it holds no in-flight slot, so the health monitor's
+        polling never makes a concurrent change Aborted."""
+        volume_id = request.volume_id
+        if not volume_id:
+            raise invalid("ControllerGetVolume: volume_id is required.")
+        facts = self.backend.volume_facts(volume_id)
+        if not facts.known:
+            raise not_found("ControllerGetVolume: volume %s does not exist on the RDS." % volume_id)
+        config = self.backend.config
+        found = volume_health.problems(facts, config.managed_nqn_prefix, config.nvme_port)
+        status = csi_pb2.ControllerGetVolumeResponse.VolumeStatus(
+            published_node_ids=facts.published_nodes,
+            volume_condition=csi_pb2.VolumeCondition(
+                abnormal=bool(found), message=" ".join(found) or volume_health.HEALTHY
+            ),
+        )
+        return csi_pb2.ControllerGetVolumeResponse(volume=self.backend.facts_message(facts), status=status)
 
     @rpc
     def GetCapacity(self, request: Any, context: grpc.ServicerContext) -> Any:

@@ -29,9 +29,10 @@ _UNIT = csi_pb2.VolumeUsage
 
 
 class Node(csi_pb2_grpc.NodeServicer):  # type: ignore[misc]
-    def __init__(self, node_id: str, zone: str, runtime: NodeRuntime) -> None:
+    def __init__(self, node_id: str, zone: str, runtime: NodeRuntime, max_volumes: int) -> None:
         self.node_id = node_id
         self.zone = zone
+        self.max_volumes = max_volumes  # 0: no limit, which NodeGetInfo says by leaving the field unset
         self.runtime = runtime
         self.inflight = InFlight()
         cleaned = runtime.clean_orphans()
@@ -41,7 +42,9 @@ class Node(csi_pb2_grpc.NodeServicer):  # type: ignore[misc]
     def NodeGetInfo(self, request: Any, context: grpc.ServicerContext) -> Any:
         segments = {ZONE_KEY: self.zone, **host_segments(self.runtime.host_nqn)}
         return csi_pb2.NodeGetInfoResponse(
-            node_id=self.node_id, accessible_topology=csi_pb2.Topology(segments=segments)
+            node_id=self.node_id,
+            max_volumes_per_node=self.max_volumes,
+            accessible_topology=csi_pb2.Topology(segments=segments),
         )
 
     @rpc

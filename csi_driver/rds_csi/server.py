@@ -52,7 +52,9 @@ class Driver:
             services.append("csi.v1.Controller")
         if config.runs_node:
             runtime = NodeRuntime.from_config(config)
-            csi_pb2_grpc.add_NodeServicer_to_server(Node(config.node_id, config.zone, runtime), self.server)
+            csi_pb2_grpc.add_NodeServicer_to_server(
+                Node(config.node_id, config.zone, runtime, config.max_volumes_per_node), self.server
+            )
             services.append("csi.v1.Node")
             metrics.STAGED_VOLUMES.set_function(runtime.records.count)
             metrics.NVME_CONNECTIONS_ACTIVE.set_function(runtime.managed_connections)

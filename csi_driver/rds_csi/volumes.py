@@ -12,7 +12,7 @@ from typing import Any, Optional
 import grpc
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import Survey
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import Disk, ManagedPolicy
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import backing_file
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import backing_file, path_problem
 
 from rds_csi.attachments import Attachments
 from rds_csi.config import Config
@@ -24,6 +24,7 @@ from rds_csi.params import VolumeParams
 from rds_csi.proto import csi_pb2
 from rds_csi.store import VolumeStore
 from rds_csi.topology import ZONE_KEY
+from rds_csi.volume_health import VolumeFacts
 
 
 @dataclass
@@ -104,6 +105,31 @@ class Backend:
         if source is not None:
             volume.content_source.CopyFrom(content_source(source))
         return volume
+
+    def volume_facts(self, volume_id: str) -> VolumeFacts:
+        """What the RDS shows of a volume in one read: its disk and its backing file where the driver keeps it
+        under the base path; a disk whose file lies elsewhere (a StorageClass volumePath) costs a second read."""
+        nodes = tuple(self.attachments.published_nodes(volume_id))
+        if not is_volume_id(volume_id):
+            return VolumeFacts(volume_id, None, "", None, nodes)
+        hint = self.removal_hint(volume_id)
+        found = self.store.survey(slots=[volume_id], files=[hint])
+        disk = found.disks.get(volume_id)
+        path = disk.file_path if disk is not None and disk.is_file_disk else hint
+        if path == hint:
+            files = found.files
+        else:
+            files = self.store.survey(files=[path]).files if path_problem(path) is None else {}
+        return VolumeFacts(volume_id, disk, path, files.get(path), nodes)
+
+    def facts_message(self, facts: VolumeFacts) -> Any:
+        """The CSI Volume for ControllerGetVolume, also when the disk is gone (then sized by its backing file)."""
+        if facts.disk is not None:
+            return self.volume_message(facts.disk, self.params_of(facts.disk))
+        size = facts.backing_file.size if facts.backing_file is not None else None
+        return csi_pb2.Volume(
+            volume_id=facts.volume_id, capacity_bytes=size or 0, accessible_topology=[self.topology()]
+        )
 
     def removal_hint(self, object_id: str) -> str:
         """Where an object's backing file is when its disk entry is already gone (an interrupted delete)."""
