@@ -61,6 +61,10 @@ KINDS: tuple[tuple[str, str, bool], ...] = (
     ("rbac.authorization.k8s.io/v1/clusterrolebindings", "ClusterRoleBinding", False),
     ("rbac.authorization.k8s.io/v1/roles", "Role", True),
     ("rbac.authorization.k8s.io/v1/rolebindings", "RoleBinding", True),
+    ("v1/services", "Service", True),
+    ("apiextensions.k8s.io/v1/customresourcedefinitions", "CustomResourceDefinition", False),
+    ("monitoring.coreos.com/v1/servicemonitors", "ServiceMonitor", True),
+    ("monitoring.coreos.com/v1/podmonitors", "PodMonitor", True),
 )
 
 
