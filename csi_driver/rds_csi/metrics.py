@@ -23,7 +23,7 @@ ROUND_TRIP_BUCKETS = (0, 1, 2, 3, 4, 6, 8, 12, 16, 32, 64)
 
 # Per RPC
 RPC_TOTAL = Counter(
-    "rds_csi_rpc_total", "CSI RPCs served, by method and gRPC status code.", ["method", "code"], registry=REGISTRY
+    "rds_csi_rpc", "CSI RPCs served, by method and gRPC status code.", ["method", "code"], registry=REGISTRY
 )
 RPC_DURATION = Histogram(
     "rds_csi_rpc_duration_seconds",
