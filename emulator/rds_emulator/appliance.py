@@ -12,8 +12,10 @@ from types import MappingProxyType
 from . import grammar
 from .dialect import dialect_for
 from .files import FileTree
+from .health import SensorBoard
 from .model import PoolUsage
 from .store import DiskTable
+from .traffic import TrafficBoard
 from .user_table import UserTable
 from .version import RouterOsVersion
 
@@ -27,6 +29,8 @@ class ApplianceSettings:
     login_user: str = "admin"
     field_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
     """Renamed `/disk` fields (canonical name -> this appliance's name), to play a future version."""
+    block_root: Path = Path("/sys/block")
+    """Where the kernel lists block devices: the loop devices on backing files give the traffic."""
 
 
 class Appliance:
@@ -39,6 +43,8 @@ class Appliance:
         self.tree = FileTree(state_dir / "files")
         self.table = DiskTable(state_dir, self.tree)
         self.users = UserTable(state_dir / "users.json", settings.login_user)
+        self.traffic = TrafficBoard(state_dir / "traffic.json", settings.block_root)
+        self.sensors = SensorBoard(state_dir / "health.json")
         self.lock = threading.RLock()
         self._started = time.monotonic()
 
@@ -46,6 +52,7 @@ class Appliance:
         self.tree.host_path(self.settings.pool_name).mkdir(parents=True, exist_ok=True)
         self.table.load()
         self.users.load()
+        self.sensors.open()
 
     def pool_usage(self) -> PoolUsage:
         return PoolUsage(

@@ -40,6 +40,9 @@ class EmulatorConfig:
     """Concurrent exec channels allowed per connection; more are refused as a resource shortage."""
     identity: str = "rds-emulator"
     faults: tuple[Fault, ...] = ()
+    block_root: Path = Path("/sys/block")
+    """The kernel's block devices, read for the traffic of loop devices on backing files (a test
+    points it at a tree of its own)."""
 
     def __post_init__(self) -> None:
         dialect_for(parse_version(self.version), self.field_names)

@@ -33,6 +33,7 @@ _HANDLERS: Mapping[tuple[str, str], Handler] = {
     ("/file", "add"): file_commands.add,
     ("/system/resource", "print"): system_commands.resource_print,
     ("/system/identity", "print"): system_commands.identity_print,
+    ("/system/health", "print"): system_commands.health_print,
     ("/console", "inspect"): inspect_command.inspect,
     **user_commands.HANDLERS,
 }
@@ -86,6 +87,8 @@ def _run_statement(appliance: Appliance, statement: Statement, width: int, failu
     outcome = _run_command(appliance, statement.command, width)
     if statement.put and isinstance(outcome, Reply):
         return Reply(f"{outcome.text}{outcome.value}\n")
+    if isinstance(outcome, Reply) and outcome.prints_value:
+        return Reply(f"{outcome.value}\n")
     return outcome
 
 

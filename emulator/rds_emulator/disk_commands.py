@@ -122,33 +122,27 @@ def print_(appliance: Appliance, command: Command, width: int) -> Outcome:
 
 
 def monitor_traffic(appliance: Appliance, command: Command, width: int) -> Outcome:
-    """Counters of the selected disks. The emulator sees no I/O, so they stay at zero."""
-    selected = select(
-        [(entry.value_of("slot"), entry) for _slot, entry in _candidates(appliance)],
-        arguments.the_item(command),
-        "slot",
-    )
+    """Counters of the selected disks (`traffic.py`): one `key: value` block per disk, or with
+    `as-value` one `key=value;...` line per disk, which is also the command's value (`:put [...]`)."""
+    selected = select(_candidates(appliance), arguments.the_item(command), "slot")
     if not selected:
         raise Failure("no such item")
+    slots = [appliance.settings.pool_name if disk is None else disk.slot for disk in selected]
+    files = [None if disk is None else appliance.tree.host_path(disk.file_name) for disk in selected]
+    as_value = "as-value" in command.flags
 
     def render() -> str:
-        return "\n".join(render_key_values(_traffic_counters(slot)) for slot in selected) + "\n"
+        samples = [appliance.traffic.sample(slot, path) for slot, path in zip(slots, files)]
+        if as_value:
+            return "".join(f"{sample.as_value()}\n" for sample in samples)
+        return "\n".join(render_key_values(sample.printed()) for sample in samples)
 
-    if "once" in command.flags:
-        return Reply(render())
-    return Monitor(render)
-
-
-def _traffic_counters(slot: str) -> list[tuple[str, str]]:
-    return [
-        ("slot", slot),
-        ("read-ops", "0"),
-        ("write-ops", "0"),
-        ("read-bytes", "0"),
-        ("write-bytes", "0"),
-        ("read-rate", "0bps"),
-        ("write-rate", "0bps"),
-    ]
+    if "once" not in command.flags:
+        return Monitor(render)
+    text = render()
+    if as_value:
+        return Reply("", value=text.rstrip("\n"), prints_value=True)
+    return Reply(text)
 
 
 def _candidates(appliance: Appliance) -> list[tuple[Disk | None, Entry]]:

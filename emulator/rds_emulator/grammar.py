@@ -88,7 +88,7 @@ def disk_menu(spell: Callable[[frozenset[str]], frozenset[str]]) -> MenuGrammar:
             "set": VerbGrammar(args=spell(_DISK_SET_ARGS), max_items=1),
             "remove": VerbGrammar(max_items=1),
             "print": _PRINT,
-            "monitor-traffic": VerbGrammar(flags=frozenset({"once"}), max_items=1),
+            "monitor-traffic": VerbGrammar(flags=frozenset({"once", "as-value"}), max_items=1),
         },
     )
 
@@ -140,6 +140,7 @@ MENUS: Mapping[str, MenuGrammar] = {
     ),
     "/system/resource": MenuGrammar(fields=frozenset(), verbs={"print": _PLAIN_PRINT}),
     "/system/identity": MenuGrammar(fields=frozenset(), verbs={"print": _PLAIN_PRINT}),
+    "/system/health": MenuGrammar(fields=frozenset(), verbs={"print": _PLAIN_PRINT}),
 }
 
 MENU_NODES = frozenset(

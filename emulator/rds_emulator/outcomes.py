@@ -13,6 +13,8 @@ class Reply:
     exit_status: int = 0
     value: str = ""
     """The command's return value, what `:put [<command>]` prints: the new item's id for `add`."""
+    prints_value: bool = False
+    """Run on its own (not under `:put`), the command prints its value instead of `text` (`as-value`)."""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import contextlib
 import socket
 import sys
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -24,6 +24,7 @@ from .config import MAX_WIDTH, MIN_WIDTH, EmulatorConfig
 from .fault_board import FaultBoard, FaultFile, FaultPlan
 from .faults import Fault, FaultKind
 from .gate import GatedSocket
+from .health import Sensor
 from .hostkey import load_or_create_host_key, public_key_line
 from .session import SessionContext, run_command
 from .ssh_interface import ConnectionInterface
@@ -64,6 +65,7 @@ class EmulatorServer:
                 field_names=config.field_names,
                 identity=config.identity,
                 login_user=config.user,
+                block_root=config.block_root,
             ),
             state_dir,
         )
@@ -146,6 +148,15 @@ class EmulatorServer:
         for fault in immediate:
             if fault.kind is FaultKind.REBOOT:
                 self._reboot(fault.seconds or 0.0)
+
+    def set_health(self, sensors: Sequence[Sensor]) -> None:
+        """Replace the sensors `/system health print` shows (rewrites `health.json`)."""
+        self._appliance.sensors.set(sensors)
+
+    def set_traffic(self, slot: str, values: Mapping[str, int]) -> None:
+        """Set the counters `traffic.json` adds for `slot` (`{"read-bytes": 4096}`; gauges such as
+        `read-rate` replace the computed value); an empty mapping removes them."""
+        self._appliance.traffic.set(slot, values)
 
     def _blackhole(self, fault: Fault | None) -> None:
         """Shut the gate of every established connection (for the fault's seconds, or until the

@@ -1,4 +1,4 @@
-"""`/system resource print` and `/system identity print`."""
+"""`/system resource print`, `/system identity print` and `/system health print`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 from .appliance import Appliance
 from .commandline import Command
+from .health import render_health
 from .layout import render_key_values
 from .outcomes import Outcome, Reply
 from .timestamps import format_timestamp, format_uptime
@@ -41,3 +42,7 @@ def resource_print(appliance: Appliance, command: Command, width: int) -> Outcom
 
 def identity_print(appliance: Appliance, command: Command, width: int) -> Outcome:
     return Reply(render_key_values([("name", appliance.settings.identity)]))
+
+
+def health_print(appliance: Appliance, command: Command, width: int) -> Outcome:
+    return Reply(render_health(appliance.sensors.sensors()))

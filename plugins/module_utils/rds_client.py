@@ -75,6 +75,14 @@ from ansible_collections.srvlab.rds.plugins.module_utils.routeros_command import
     print_detail,
     script,
 )
+from ansible_collections.srvlab.rds.plugins.module_utils.routeros_monitor import (
+    DiskTraffic,
+    HealthReading,
+    parse_health,
+    parse_monitor_traffic,
+    split_traffic_output,
+    traffic_script,
+)
 from ansible_collections.srvlab.rds.plugins.module_utils.routeros_output import (
     Item,
     parse_detail,
@@ -109,6 +117,14 @@ class Survey:
     capacity: Optional[PoolCapacity] = None
     users: Dict[str, Disk] = field(default_factory=dict)
     capacities: Dict[str, PoolCapacity] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrafficReport:
+    """What ``disk_traffic`` read: each disk's traffic by slot, and the slots that were not there."""
+
+    traffic: Dict[str, DiskTraffic] = field(default_factory=dict)
+    missing: Tuple[str, ...] = ()
 
 
 class RdsClient:
@@ -234,6 +250,45 @@ class RdsClient:
         if capacity is None:
             raise NotFoundError(_no_pool(pool))
         return capacity
+
+    def health(self) -> List[HealthReading]:
+        """The appliance's sensors (``/system health print``), in one round trip."""
+        return parse_health(self.read(build("/system health", "print")))
+
+    def disk_traffic(self, slots: Sequence[str]) -> TrafficReport:
+        """The ``monitor-traffic`` counters of ``slots``, all in one exec line.
+
+        A disk removed meanwhile stops RouterOS's line at its command (R-7.1): it is reported
+        missing and the disks after it are read in one more line, so each removed disk costs one
+        extra round trip and no disk after it is lost.
+        """
+        for slot in slots:
+            check_slot(slot)
+        found: Dict[str, DiskTraffic] = {}
+        missing: List[str] = []
+        remaining = list(slots)
+        while remaining:
+            failed = False
+            try:
+                output = self.read(traffic_script(remaining, self.fields.slot))
+            except NotFoundError as error:
+                blocks = split_traffic_output(error.output, failed=True)
+                if not blocks:
+                    raise
+                failed = True
+            else:
+                blocks = split_traffic_output(output, failed=False)
+            for slot, block in zip(remaining, blocks[:-1] if failed else blocks):
+                if block.strip():
+                    found[slot] = parse_monitor_traffic(block, slot)
+                else:
+                    missing.append(slot)
+            if not failed:
+                missing.extend(remaining[len(blocks) :])
+                break
+            missing.append(remaining[len(blocks) - 1])
+            remaining = remaining[len(blocks) :]
+        return TrafficReport(found, tuple(missing))
 
     # Changing
 
