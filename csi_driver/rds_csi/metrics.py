@@ -135,6 +135,12 @@ EVENTS_POSTED = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+EVENTS_FAILED = Counter(
+    "rds_csi_events_failed",
+    "Kubernetes events not posted: the API refused or did not answer, or the queue was full; by reason.",
+    ["reason"],
+    registry=REGISTRY,
+)
 
 
 @dataclass(frozen=True)
