@@ -20,7 +20,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import (
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import Disk, DiskSpec, ExportSpec
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import AlreadyExistsError, NotFoundError
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import backing_file, nqn_for
-from ansible_collections.srvlab.rds.plugins.module_utils.ssh_transport import SshTransport
+from ansible_collections.srvlab.rds.plugins.module_utils.ssh_transport import SshTransport, TransportObserver
 from google.protobuf.wrappers_pb2 import Int64Value
 
 from rds_csi import metrics, naming, pagination, volume_health
@@ -360,9 +360,11 @@ def add_controller(
     attachments: Attachments,
     nodes: NodeRegistry,
     retry: Optional[RetryPolicy],
+    *,
+    observer: TransportObserver,
 ) -> SshTransport:
     """Serve the Controller service on ``server``; returns the RDS connection for the caller to close."""
-    transport = SshTransport(config.ssh_settings(), observer=metrics.RDS)
+    transport = SshTransport(config.ssh_settings(), observer=observer)
     backend = Backend(config=config, store=RdsClient(transport, retry=retry), attachments=attachments, nodes=nodes)
     csi_pb2_grpc.add_ControllerServicer_to_server(Controller(backend), server)
     return transport

@@ -4,7 +4,8 @@ node_publish or node_stats. Creating it cleans the node's orphaned connections (
 
 Only NodeStageVolume takes the volume's NQN from the contexts; every later RPC uses the NQN it
 recorded (node_runtime's stage records). Stats and expand decide whether this node has the volume
-before they look at the path's form (C-2).
+before they look at the path's form (C-2). NodeStageVolume and NodePublishVolume remember the claim
+their volume_context names, for the events posted on it (claims.py).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class Node(csi_pb2_grpc.NodeServicer):  # type: ignore[misc]
             else []
         )
         target = connect_target(volume_id, request.publish_context, request.volume_context, runtime.host_nqn)
+        runtime.events.claims.note(volume_id, request.volume_context)
         with self.inflight.hold(volume_id):
             device = node_stage.connect(runtime, target, volume_id)
             if kind is AccessType.MOUNT:
@@ -91,6 +93,7 @@ class Node(csi_pb2_grpc.NodeServicer):  # type: ignore[misc]
             raise invalid(
                 "NodePublishVolume %s: the parent of %s does not exist; the CO creates it." % (volume_id, target)
             )
+        runtime.events.claims.note(volume_id, request.volume_context)
         with self.inflight.hold(volume_id):
             # The contexts only for a volume staged before stage records existed.
             nqn = runtime.records.read(volume_id) or volume_nqn(

@@ -20,6 +20,7 @@ import grpc
 from ansible_collections.srvlab.rds.plugins.module_utils import node_mounts
 from ansible_collections.srvlab.rds.plugins.module_utils.node_mounts import check_storm, mounts_at
 
+from rds_csi import events
 from rds_csi.errors import CsiError
 from rds_csi.node_runtime import NodeRuntime, number_of, stale_reason
 from rds_csi.node_stage import MAX_STACKED_UNMOUNTS, failed_precondition
@@ -39,7 +40,7 @@ def publish_filesystem(
             % (volume_id, staging_path)
         )
     source = staged[-1].device
-    stale = stale_reason(runtime, nqn, source)
+    stale = stale_reason(runtime, volume_id, nqn, source)
     if stale:
         raise failed_precondition(
             "NodePublishVolume %s: the staging mount %s is stale: %s. Unstage and stage the volume again."
@@ -69,7 +70,11 @@ def publish_filesystem(
                 "NodePublishVolume %s: %s exists and is not a directory; remove it or use another target path."
                 % (volume_id, target)
             ) from None
-    runtime.mounter.bind(staging_path, target, read_only)
+    try:
+        runtime.mounter.bind(staging_path, target, read_only)
+    except Exception as error:
+        runtime.events.on_volume(volume_id, events.MOUNT_FAILURE, "NodePublishVolume: %s" % error)
+        raise
 
 
 def _mode(read_only: bool) -> str:

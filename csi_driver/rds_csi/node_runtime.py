@@ -21,7 +21,7 @@ import logging
 import os
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import grpc
@@ -35,9 +35,11 @@ from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import nqn_for
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_sysfs import BlockDevice, read_subsystems
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import nqn_problem
 
-from rds_csi import metrics
+from rds_csi import events, metrics
+from rds_csi.claims import volume_id_of
 from rds_csi.config import Config, ConfigError
 from rds_csi.errors import CsiError
+from rds_csi.events import Recorder
 
 LOG = logging.getLogger("rds_csi.node")
 RECORDS_DIRECTORY = "staged"
@@ -147,9 +149,12 @@ class NodeRuntime:
     host_nqn: str
     sysfs_root: str
     device_wait_timeout: float
+    events: Recorder
+    # Volumes whose last connect on this node failed, for ConnectionRecovery (one RPC per volume at a time).
+    failed_connects: set[str] = field(default_factory=set)
 
     @classmethod
-    def from_config(cls, config: Config, runner: Optional[CommandRunner] = None) -> NodeRuntime:
+    def from_config(cls, config: Config, recorder: Recorder, runner: Optional[CommandRunner] = None) -> NodeRuntime:
         runner = runner or SubprocessRunner()
         nvme = NvmeHostConfig(
             nvme_binary=config.nvme_binary,
@@ -165,6 +170,7 @@ class NodeRuntime:
             host_nqn=(read_text(config.host_nqn_file) or "").strip(),
             sysfs_root=config.sysfs_root,
             device_wait_timeout=config.device_wait_timeout,
+            events=recorder,
         )
 
     def mounts(self) -> list[MountEntry]:
@@ -185,9 +191,17 @@ class NodeRuntime:
         return derived if self.host.subsystem(derived) is not None else None
 
     def clean_orphans(self) -> list[str]:
-        """Disconnect managed subsystems that have no block device (P-8.6); returns their NQNs."""
+        """Disconnect managed subsystems that have no block device (P-8.6); returns their NQNs. Each is
+        reported on its volume's claim, or on this node's Node object when it has none."""
         cleaned = []
         for subsystem in self.host.orphans():
+            volume_id = volume_id_of(subsystem.nqn)
+            self.events.on_volume_or_node(
+                volume_id,
+                events.ORPHAN_DETECTED,
+                "NVMe/TCP subsystem %s is connected without a block device (an orphaned connection); the node "
+                "disconnects it." % subsystem.nqn,
+            )
             try:
                 self.host.disconnect(subsystem.nqn)
             except Exception as error:  # one stuck orphan must not stop the node from starting
@@ -196,6 +210,11 @@ class NodeRuntime:
             cleaned.append(subsystem.nqn)
             metrics.ORPHANS_CLEANED.inc()
             LOG.info("orphan cleaned", extra={"fields": {"nqn": subsystem.nqn}})
+            self.events.on_volume_or_node(
+                volume_id,
+                events.ORPHAN_CLEANED,
+                "The orphaned NVMe/TCP connection to %s was disconnected." % subsystem.nqn,
+            )
         return cleaned
 
     def managed_connections(self) -> int:
@@ -234,18 +253,26 @@ def number_of(device: BlockDevice) -> DeviceNumber:
     return DeviceNumber(device.major, device.minor)
 
 
-def stale_reason(runtime: NodeRuntime, nqn: str, mounted: DeviceNumber) -> str:
-    """Why a mount of ``mounted`` is stale for the volume with this NQN (P-8.2), or "" when it is not."""
+def stale_reason(runtime: NodeRuntime, volume_id: str, nqn: str, mounted: DeviceNumber) -> str:
+    """Why a mount of ``mounted`` is stale for the volume with this NQN (P-8.2), or "" when it is not.
+    A stale mount is counted and reported on the volume's claim."""
     device = runtime.device(nqn)
     if device is None:
-        metrics.STALE_MOUNTS_DETECTED.inc()
-        return "the volume's device is gone (NQN %s has no block device on this node)" % nqn
-    if number_of(device) != mounted:
-        metrics.STALE_MOUNTS_DETECTED.inc()
-        return "it is mounted from device %s, but NQN %s now resolves to %s (%s)" % (
+        reason = "the volume's device is gone (NQN %s has no block device on this node)" % nqn
+    elif number_of(device) != mounted:
+        reason = "it is mounted from device %s, but NQN %s now resolves to %s (%s)" % (
             mounted,
             nqn,
             device.name,
             number_of(device),
         )
-    return ""
+    else:
+        return ""
+    metrics.STALE_MOUNTS_DETECTED.inc()
+    runtime.events.on_volume(
+        volume_id,
+        events.STALE_MOUNT_DETECTED,
+        "A mount of volume %s on this node is stale: %s. Restart the pods that use it here, so that it is "
+        "unstaged and staged again." % (volume_id, reason),
+    )
+    return reason

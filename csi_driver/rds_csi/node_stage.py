@@ -32,7 +32,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.nvme_cli import Connect
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_nqn import nqn_for
 from ansible_collections.srvlab.rds.plugins.module_utils.nvme_sysfs import BlockDevice
 
-from rds_csi import metrics
+from rds_csi import events, metrics
 from rds_csi.errors import CsiError
 from rds_csi.node_runtime import LOG, NodeRuntime, number_of
 
@@ -55,7 +55,8 @@ class FilesystemStage:
 
 def connect(runtime: NodeRuntime, target: ConnectTarget, volume_id: str) -> BlockDevice:
     """Record the volume's NQN, connect (idempotent) and wait for the namespace's block device; refuse
-    unmanaged NQNs, which this node could never disconnect again."""
+    unmanaged NQNs, which this node could never disconnect again. A failure is reported on the volume's
+    claim, and so is the next success after one."""
     if not runtime.host.is_managed(target.nqn):
         raise failed_precondition(
             "NodeStageVolume %s: NQN %s is not under this node's managed prefix %s; the node only attaches "
@@ -67,11 +68,24 @@ def connect(runtime: NodeRuntime, target: ConnectTarget, volume_id: str) -> Bloc
     try:
         runtime.host.connect(target)
         device = runtime.host.wait_for_device(target.nqn, timeout=runtime.device_wait_timeout)
-    except Exception:
+    except Exception as error:
         metrics.NVME_CONNECTS.labels(metrics.FAILURE).inc()
+        runtime.failed_connects.add(volume_id)
+        runtime.events.on_volume(
+            volume_id,
+            events.CONNECTION_FAILURE,
+            "Connecting %s failed: %s" % (target.describe(), error),
+        )
         raise
     metrics.NVME_CONNECTS.labels(metrics.SUCCESS).inc()
     metrics.NVME_CONNECT_DURATION.observe(time.monotonic() - started)
+    if volume_id in runtime.failed_connects:
+        runtime.failed_connects.discard(volume_id)
+        runtime.events.on_volume(
+            volume_id,
+            events.CONNECTION_RECOVERY,
+            "Connected %s after an earlier attempt failed; device %s." % (target.describe(), device.path),
+        )
     return device
 
 
@@ -110,7 +124,11 @@ def stage_filesystem(runtime: NodeRuntime, stage: FilesystemStage, device: Block
         )
     check_storm(entries, number, "NodeStageVolume %s" % stage.volume_id)
     _prepare_filesystem(runtime, stage, device)
-    runtime.mounter.mount(device.path, stage.staging_path, stage.fstype, stage.options)
+    try:
+        runtime.mounter.mount(device.path, stage.staging_path, stage.fstype, stage.options)
+    except Exception as error:
+        runtime.events.on_volume(stage.volume_id, events.MOUNT_FAILURE, "NodeStageVolume: %s" % error)
+        raise
     LOG.info("staged", extra={"fields": {"volume_id": stage.volume_id, "device": device.path}})
 
 

@@ -64,14 +64,14 @@ def volume_stats(runtime: NodeRuntime, volume_id: str, nqn: str, path: str) -> U
     except FileNotFoundError:
         raise not_found("NodeGetVolumeStats %s: %s does not exist." % (volume_id, path)) from None
     if stat.S_ISBLK(status.st_mode):
-        stale = stale_reason(runtime, nqn, DeviceNumber(os.major(status.st_rdev), os.minor(status.st_rdev)))
+        stale = stale_reason(runtime, volume_id, nqn, DeviceNumber(os.major(status.st_rdev), os.minor(status.st_rdev)))
         if stale:
             return Usage(block=True, abnormal=stale)
         return Usage(block=True, total_bytes=node_filesystems.device_size(path))
     mounted = mounts_at(runtime.mounts(), path)
     if not mounted:
         raise not_found("NodeGetVolumeStats %s: %s is not a mount of this volume." % (volume_id, path))
-    stale = stale_reason(runtime, nqn, mounted[-1].device)
+    stale = stale_reason(runtime, volume_id, nqn, mounted[-1].device)
     if stale:
         return Usage(block=False, abnormal=stale)
     space = os.statvfs(path)

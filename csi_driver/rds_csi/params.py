@@ -2,6 +2,11 @@
 
 Keys and defaults are the old driver's, so existing PersistentVolumes and StorageClasses keep
 working; values are validated before anything reaches the RDS.
+
+The claim's name and namespace, which the external-provisioner adds to the parameters with
+``--extra-create-metadata``, are kept in the volume_context too, so that the node knows the claim to
+post events on (claims.py). Only CreateVolume sees them: a context rebuilt from the RDS (ListVolumes,
+ControllerGetVolume) lacks them, and the node then reads the claim from the PV.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from typing import Optional
 
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import DEFAULT_BASE_PATH, path_problem
 
+from rds_csi.claims import PVC_NAME_KEY, PVC_NAMESPACE_KEY, Claim, claim_of
 from rds_csi.errors import invalid
 
 MIGRATION_TIMEOUT_RANGE = (30, 3600)
@@ -41,6 +47,7 @@ class VolumeParams:
     reconnect_delay: int = 5
     keep_alive_tmo: Optional[int] = None
     migration_timeout: int = 300
+    claim: Optional[Claim] = None
 
     def context(self, nqn: str) -> dict[str, str]:
         context = {
@@ -54,6 +61,9 @@ class VolumeParams:
         }
         if self.keep_alive_tmo is not None:
             context["keepAliveTmo"] = str(self.keep_alive_tmo)
+        if self.claim is not None:
+            context[PVC_NAME_KEY] = self.claim.name
+            context[PVC_NAMESPACE_KEY] = self.claim.namespace
         return context
 
 
@@ -86,6 +96,7 @@ def parse_params(parameters: dict[str, str], base_path: str, nvme_address: str, 
         reconnect_delay=_integer(parameters, "reconnectDelay", 5, 1, 3600),
         keep_alive_tmo=_integer(parameters, "keepAliveTmo", 0, 1, 3600) if parameters.get("keepAliveTmo") else None,
         migration_timeout=_integer(parameters, "migrationTimeoutSeconds", 300, *MIGRATION_TIMEOUT_RANGE),
+        claim=claim_of(parameters),
     )
 
 

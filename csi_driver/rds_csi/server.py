@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
+import time
 from concurrent import futures
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 import grpc
 
-from rds_csi import metrics
+from rds_csi import events, metrics
 from rds_csi.attachments import Attachments, InMemoryAttachments
 from rds_csi.config import Config, ConfigError, endpoint_tcp
 from rds_csi.health import Health
@@ -42,6 +44,7 @@ class Driver:
         retry: Optional[RetryPolicy] = None,
     ) -> None:
         self.config = config
+        self.events = _event_recorder(config)
         self.transport: Optional[SshTransport] = None
         self._serving = threading.Event()
         workers = max(16, config.rds_max_sessions * 2)
@@ -51,7 +54,7 @@ class Driver:
             self.transport = self._add_controller(attachments or InMemoryAttachments(), retry)
             services.append("csi.v1.Controller")
         if config.runs_node:
-            runtime = NodeRuntime.from_config(config)
+            runtime = NodeRuntime.from_config(config, self.events)
             csi_pb2_grpc.add_NodeServicer_to_server(
                 Node(config.node_id, config.zone, runtime, config.max_volumes_per_node), self.server
             )
@@ -70,7 +73,14 @@ class Driver:
         # cryptography, about 20 MiB of the node plugin's memory; P-11.6).
         from rds_csi.controller import add_controller  # noqa: PLC0415
 
-        transport = add_controller(self.server, self.config, attachments, self._node_registry(), retry)
+        transport = add_controller(
+            self.server,
+            self.config,
+            attachments,
+            self._node_registry(),
+            retry,
+            observer=events.RdsEvents(self.events, self.config.rds_address),
+        )
         metrics.RDS_CONNECTION_STATE.labels(self.config.rds_address).set_function(lambda: transport.connected)
         metrics.RDS_SESSIONS_IN_USE.set_function(lambda: transport.sessions_in_use)
         metrics.RDS_SESSIONS_LIMIT.set(self.config.rds_max_sessions)
@@ -105,10 +115,13 @@ class Driver:
         LOG.info("serving", extra={"fields": {"endpoint": self.address, "mode": self.config.mode}})
 
     def stop(self, grace: float = SHUTDOWN_GRACE) -> None:
-        """Refuse new RPCs, let in-flight ones finish within ``grace``, then close the RDS connection."""
+        """Refuse new RPCs, let in-flight ones finish within ``grace``, post their events in what is left
+        of it, then close the RDS connection."""
+        stop_by = time.monotonic() + grace
         self._serving.clear()
         self.health.stop()
         self.server.stop(grace).wait(grace + 1)
+        self.events.stop(max(0.0, stop_by - time.monotonic()))
         if self.transport is not None:
             self.transport.close()
         if self.metrics_endpoint is not None:
@@ -116,6 +129,18 @@ class Driver:
         if self.address.startswith("unix:"):
             Path(self.address[len("unix:") :]).unlink(missing_ok=True)
         LOG.info("stopped", extra={"fields": {"endpoint": self.address, "pid": os.getpid()}})
+
+
+def _event_recorder(config: Config) -> events.Recorder:
+    """Posting to the API with events on and a kubeconfig; otherwise logging only."""
+    api = events.KubeApi(config.kubeconfig) if config.events and config.kubeconfig else None
+    return events.Recorder(
+        api,
+        host=config.node_id or socket.gethostname(),
+        node_name=config.node_id,
+        pod_name=config.pod_name,
+        pod_namespace=config.pod_namespace,
+    )
 
 
 def _serve_metrics(config: Config) -> metrics.Endpoint:

@@ -196,12 +196,16 @@ class CommandResult:
 
 
 class TransportObserver(Protocol):
-    """What a transport reports as it works, for metrics; called on the thread that did the work and
-    expected to return at once."""
+    """What a transport reports as it works, for metrics and events; called on the thread that did
+    the work and expected to return at once."""
 
     def command_done(self, seconds: float, ok: bool) -> None: ...
 
     def connect_attempt(self, seconds: float, ok: bool, reconnect: bool) -> None: ...
+
+    def reachability_changed(self, reachable: bool, detail: str) -> None:
+        """The RDS became unreachable (``detail``: the error) or reachable again (``detail``: after how
+        long); once per transition, as the transport logs it."""
 
 
 class _NoObserver:
@@ -209,6 +213,9 @@ class _NoObserver:
         pass
 
     def connect_attempt(self, seconds: float, ok: bool, reconnect: bool) -> None:
+        pass
+
+    def reachability_changed(self, reachable: bool, detail: str) -> None:
         pass
 
 
@@ -239,7 +246,7 @@ class SshTransport:
         self._transport: Optional[Any] = None
         self._jump_transport: Optional[Any] = None
         self._suspect: Optional[Any] = None
-        self._reachability = _Reachability(settings)
+        self._reachability = _Reachability(settings, self._observer)
         self._failures = 0
         self._next_attempt = 0.0
         self.generation = 0
@@ -674,27 +681,26 @@ def _sentence(text: str) -> str:
 
 
 class _Reachability:
-    """Logs the RDS becoming unreachable and reachable again: one line per transition, not one per
-    failed call. Its callers hold the transport's connect lock."""
+    """Logs the RDS becoming unreachable and reachable again, and tells the observer: once per
+    transition, not once per failed call. Its callers hold the transport's connect lock."""
 
-    def __init__(self, settings: SshSettings) -> None:
+    def __init__(self, settings: SshSettings, observer: TransportObserver) -> None:
         self._settings = settings
+        self._observer = observer
         self._lost_since: Optional[float] = None
 
     def failed(self, error: RdsConnectionError) -> None:
         if self._lost_since is None:
             self._lost_since = time.monotonic()
             LOG.warning("rds unreachable host=%s port=%d error=%s", self._settings.host, self._settings.port, error)
+            self._observer.reachability_changed(False, str(error))
 
     def connected(self) -> None:
         if self._lost_since is not None:
-            LOG.info(
-                "rds reachable again host=%s port=%d after=%.1fs",
-                self._settings.host,
-                self._settings.port,
-                time.monotonic() - self._lost_since,
-            )
+            after = time.monotonic() - self._lost_since
+            LOG.info("rds reachable again host=%s port=%d after=%.1fs", self._settings.host, self._settings.port, after)
             self._lost_since = None
+            self._observer.reachability_changed(True, "after %.1f s" % after)
 
 
 def _enable_tcp_keepalive(sock: socket.socket) -> None:

@@ -12,9 +12,18 @@ Beyond kmock's emulator it does what a real API server and its controllers do fo
 - lists carry their kind (``DeploymentList``), which ``kubernetes.core.k8s_info`` reads;
 - Deployments and DaemonSets roll out at once: ``metadata.generation`` counts spec changes and
   the status reports every replica (``scheduled_nodes`` per DaemonSet) ready at that generation,
-  which is what the rollout waits check.
+  which is what the rollout waits check;
+- object metadata as the server keeps it: a created object gets a ``uid``, a
+  ``creationTimestamp`` and its namespace; every create and every patch that changes an object
+  gets the next ``resourceVersion`` (a patch that changes nothing keeps it, a patch naming another
+  ``resourceVersion`` is a 409 Conflict), and lists carry the latest one;
+- Events are validated as the server validates core v1 Events: the involved object's namespace
+  must be the Event's (``default`` or none for a cluster-scoped object).
 
-Writes use JSON merge patches (RFC 7386), as ``kubernetes.core.k8s`` sends with ``apply: true``.
+Patches are applied as JSON merge patches (RFC 7386), as ``kubernetes.core.k8s`` sends with
+``apply: true``; a strategic merge patch (what the ``kubernetes`` client sends for a dict body, such
+as an Event's count bump) is the same for maps and scalars and is applied the same way. JSON patches
+(a list of operations) are refused with 415.
 
 Namespace objects are served here, not by kmock: kmock reads any ``/api/v1/namespaces/<x>`` path
 as a namespace scope, so it cannot address the Namespace objects themselves.
@@ -29,6 +38,8 @@ import json
 import re
 import signal
 import threading
+import time
+import uuid
 from pathlib import Path
 from typing import Any, Optional
 
@@ -61,6 +72,9 @@ KINDS: tuple[tuple[str, str, bool], ...] = (
     ("rbac.authorization.k8s.io/v1/clusterrolebindings", "ClusterRoleBinding", False),
     ("rbac.authorization.k8s.io/v1/roles", "Role", True),
     ("rbac.authorization.k8s.io/v1/rolebindings", "RoleBinding", True),
+    ("v1/persistentvolumeclaims", "PersistentVolumeClaim", True),
+    ("v1/pods", "Pod", True),
+    ("v1/events", "Event", True),
     ("v1/services", "Service", True),
     ("apiextensions.k8s.io/v1/customresourcedefinitions", "CustomResourceDefinition", False),
     ("monitoring.coreos.com/v1/servicemonitors", "ServiceMonitor", True),
@@ -101,6 +115,17 @@ def _rollout_status(kind: str, spec: dict[str, Any], generation: int, scheduled_
     }
 
 
+def _check_event(event: dict[str, Any], namespace: str) -> None:
+    """The core v1 Event rule of the server: the involved object's namespace is the Event's, or empty for
+    a cluster-scoped object whose Event is in ``default``."""
+    involved = event.get("involvedObject", {}).get("namespace", "")
+    if (involved and involved != namespace) or (not involved and namespace not in ("", "default")):
+        name = event.get("metadata", {}).get("name", "")
+        raise kmock.KubernetesError(
+            422, "Invalid", "Event %r is invalid: involvedObject.namespace: does not match event.namespace" % name
+        )
+
+
 def _status(code: int, reason: str, message: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
@@ -118,7 +143,21 @@ class ClusterEmulator(kmock.KubernetesEmulator):
 
     scheduled_nodes: int = 1
     writes: int = 0
+    resource_version: int = 0
     namespaces: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+
+    def stamp_new(self, body: dict[str, Any], namespace: Optional[str]) -> None:
+        """Give an object being created what the server adds: uid, creationTimestamp, namespace, resourceVersion."""
+        metadata = body.setdefault("metadata", {})
+        metadata.setdefault("uid", str(uuid.uuid4()))
+        metadata.setdefault("creationTimestamp", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        if namespace:
+            metadata.setdefault("namespace", namespace)
+        metadata["resourceVersion"] = self._next_version()
+
+    def _next_version(self) -> str:
+        self.resource_version += 1
+        return str(self.resource_version)
 
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         found = _NAMESPACE_PATH.fullmatch(raw_request.path)
@@ -174,6 +213,8 @@ class ClusterEmulator(kmock.KubernetesEmulator):
         )
         if writing and request.params.get("dryRun"):
             return aiohttp.web.json_response(await self._dry_run(request))
+        if writing:
+            self._check_and_stamp(request)
         spec_before = self._spec(request) if writing else None
         response = await super()._handle(request)
         if writing and response.status < 300:
@@ -182,12 +223,48 @@ class ClusterEmulator(kmock.KubernetesEmulator):
         return response
 
     async def _serve_list(self, request: kmock.Request) -> Any:
-        """A list as the real server answers it: with the list's kind and apiVersion."""
+        """A list as the real server answers it: with the list's kind, apiVersion and resourceVersion."""
         listing: dict[str, Any] = dict(await super()._serve_list(request))  # type: ignore[arg-type]
         resource = request.resource
         assert resource is not None  # a list request names its resource
         group = "%s/%s" % (resource.group, resource.version) if resource.group else resource.version
-        return dict(listing, apiVersion=group, kind="%sList" % self.resources[resource].kind)
+        metadata = {"resourceVersion": str(self.resource_version)}
+        return dict(listing, apiVersion=group, kind="%sList" % self.resources[resource].kind, metadata=metadata)
+
+    def _check_and_stamp(self, request: kmock.Request) -> None:
+        """Refuse what the real server refuses, and stamp what it stamps, before kmock stores the write.
+        Runs on the event loop without awaiting, so no other request changes the object meanwhile."""
+        if request.action == kmock.action.DELETE:
+            return
+        data = request.data
+        if not isinstance(data, dict):
+            raise kmock.KubernetesError(415, "UnsupportedMediaType", "Only merge patches are served by the fake.")
+        if request.action == kmock.action.CREATE:
+            namespace = data.get("metadata", {}).get("namespace")
+            if request.namespace and namespace and namespace != request.namespace:
+                raise kmock.KubernetesError(
+                    400,
+                    "BadRequest",
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                )
+            if request.resource is not None and request.resource.plural == "events":
+                _check_event(data, request.namespace or namespace or "")
+            self.stamp_new(data, request.namespace)
+            return
+        stored = self._stored(request)
+        if stored is None:
+            return  # kmock answers 404
+        current = stored.get("metadata", {}).get("resourceVersion")
+        expected = data.get("metadata", {}).get("resourceVersion")
+        if expected is not None and expected != current:
+            raise kmock.KubernetesError(
+                409,
+                "Conflict",
+                "Operation cannot be fulfilled: the object has been modified; please apply your changes to the "
+                "latest version and try again",
+            )
+        if merge_patch(stored, data) != stored:
+            data.setdefault("metadata", {})["resourceVersion"] = self._next_version()
 
     def _key(self, request: kmock.Request) -> Any:
         metadata = (request.data or {}).get("metadata", {}) if request.action == kmock.action.CREATE else {}
@@ -235,7 +312,10 @@ class ClusterEmulator(kmock.KubernetesEmulator):
             if spec_before is None or stored.get("spec") != spec_before:
                 generation += 1
             status = _rollout_status(kind, stored.get("spec", {}), generation, self.scheduled_nodes)
-            self.objects[self._key(request)].patch({"metadata": {"generation": generation}, "status": status})
+            if stored.get("status") == status and stored.get("metadata", {}).get("generation") == generation:
+                return  # the controller has nothing to write
+            metadata = {"generation": generation, "resourceVersion": self._next_version()}
+            self.objects[self._key(request)].patch({"metadata": metadata, "status": status})
 
 
 class KubeApiFake:
@@ -281,6 +361,7 @@ class KubeApiFake:
         emulator, loop = self._running()
 
         async def store() -> None:
+            emulator.stamp_new(body, namespace)
             emulator.objects[resource, namespace, name] = body
 
         asyncio.run_coroutine_threadsafe(store(), loop).result(START_TIMEOUT)
