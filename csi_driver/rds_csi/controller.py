@@ -7,6 +7,7 @@ when busy) while it talks to the RDS.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Optional
 
 import grpc
@@ -24,6 +25,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.ssh_transport import Ss
 from google.protobuf.wrappers_pb2 import Int64Value
 
 from rds_csi import metrics, naming, pagination, volume_health
+from rds_csi.appliance import ApplianceCollector
 from rds_csi.attachments import Attachment, Attachments
 from rds_csi.capabilities import RWX_BLOCK, AccessType, access_type, require_supported, unsupported_reason
 from rds_csi.config import Config
@@ -362,9 +364,16 @@ def add_controller(
     retry: Optional[RetryPolicy],
     *,
     observer: TransportObserver,
-) -> SshTransport:
-    """Serve the Controller service on ``server``; returns the RDS connection for the caller to close."""
+) -> tuple[SshTransport, Optional[ApplianceCollector]]:
+    """Serve the Controller service on ``server``; returns the RDS connection for the caller to close
+    and the appliance collector (None when metrics or collection are off) for the caller to run."""
     transport = SshTransport(config.ssh_settings(), observer=observer)
-    backend = Backend(config=config, store=RdsClient(transport, retry=retry), attachments=attachments, nodes=nodes)
+    client = RdsClient(transport, retry=retry)
+    backend = Backend(config=config, store=client, attachments=attachments, nodes=nodes)
     csi_pb2_grpc.add_ControllerServicer_to_server(Controller(backend), server)
-    return transport
+    if not (config.metrics and config.appliance_metrics_interval > 0):
+        return transport, None
+    # Without retries: a failed round ends, the next one tries again.
+    collection = client.with_retry(RetryPolicy(attempts=1))
+    collector = ApplianceCollector(collection, replace(backend, store=collection), config.appliance_metrics_interval)
+    return transport, collector

@@ -99,6 +99,26 @@ RDS_POOL_FREE = Gauge(
     "rds_csi_rds_pool_free_bytes", "Free space of a storage pool on the RDS, as last read.", ["pool"], registry=REGISTRY
 )
 
+# Appliance collection (controller; the values it reads are yielded by appliance.APPLIANCE)
+APPLIANCE_COLLECTIONS = Counter(
+    "rds_csi_appliance_collections",
+    "Rounds of appliance health and volume traffic collection, by status (success; partial: stopped at its "
+    "deadline; failure: an error ended it, what it read before stays published).",
+    ["status"],
+    registry=REGISTRY,
+)
+APPLIANCE_COLLECTION_DURATION = Histogram(
+    "rds_csi_appliance_collection_duration_seconds",
+    "Time one round of appliance collection took.",
+    buckets=DURATION_BUCKETS,
+    registry=REGISTRY,
+)
+APPLIANCE_LAST_COLLECTION = Gauge(
+    "rds_csi_appliance_last_collection_timestamp_seconds",
+    "Unix time at which the last round of appliance collection that read the RDS (success or partial) ended.",
+    registry=REGISTRY,
+)
+
 # Node
 NVME_CONNECTS = Counter("rds_csi_nvme_connects", "NVMe/TCP connect attempts, by status.", ["status"], registry=REGISTRY)
 NVME_CONNECT_DURATION = Histogram(

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RetryPolicy
     from ansible_collections.srvlab.rds.plugins.module_utils.ssh_transport import SshTransport
 
+    from rds_csi.appliance import ApplianceCollector
+
 LOG = logging.getLogger("rds_csi.server")
 SHUTDOWN_GRACE = 25.0  # seconds for in-flight RPCs; the whole stop stays within Kubernetes' 30 s
 
@@ -46,6 +48,7 @@ class Driver:
         self.config = config
         self.events = _event_recorder(config)
         self.transport: Optional[SshTransport] = None
+        self.collector: Optional[ApplianceCollector] = None
         self._serving = threading.Event()
         workers = max(16, config.rds_max_sessions * 2)
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc"))
@@ -73,7 +76,7 @@ class Driver:
         # cryptography, about 20 MiB of the node plugin's memory; P-11.6).
         from rds_csi.controller import add_controller  # noqa: PLC0415
 
-        transport = add_controller(
+        transport, self.collector = add_controller(
             self.server,
             self.config,
             attachments,
@@ -112,6 +115,8 @@ class Driver:
             LOG.info("metrics served", extra={"fields": {"url": self.metrics_endpoint.url}})
         self.server.start()
         self._serving.set()
+        if self.collector is not None:
+            self.collector.start()
         LOG.info("serving", extra={"fields": {"endpoint": self.address, "mode": self.config.mode}})
 
     def stop(self, grace: float = SHUTDOWN_GRACE) -> None:
@@ -119,11 +124,15 @@ class Driver:
         of it, then close the RDS connection."""
         stop_by = time.monotonic() + grace
         self._serving.clear()
+        if self.collector is not None:
+            self.collector.stop()
         self.health.stop()
         self.server.stop(grace).wait(grace + 1)
         self.events.stop(max(0.0, stop_by - time.monotonic()))
         if self.transport is not None:
             self.transport.close()
+        if self.collector is not None:
+            self.collector.join(2.0)  # closing the transport ended a command it was waiting on
         if self.metrics_endpoint is not None:
             self.metrics_endpoint.stop()
         if self.address.startswith("unix:"):

@@ -14,7 +14,7 @@ from typing import Any
 
 from . import arguments
 from .appliance import Appliance
-from .commandline import ArgValue, Command
+from .commandline import ArgValue, Command, Filter, Operator
 from .entries import DISK_STYLE, Entry, disk_entry, partition_entry
 from .errors import AmbiguousValue, Failure, InvalidValue, NoMatchingValue
 from .files import name_parts
@@ -124,7 +124,8 @@ def print_(appliance: Appliance, command: Command, width: int) -> Outcome:
 def monitor_traffic(appliance: Appliance, command: Command, width: int) -> Outcome:
     """Counters of the selected disks (`traffic.py`): one `key: value` block per disk, or with
     `as-value` one `key=value;...` line per disk, which is also the command's value (`:put [...]`)."""
-    selected = select(_candidates(appliance), arguments.the_item(command), "slot")
+    item = arguments.the_item(command)
+    selected = select(_candidates(appliance, with_partition=_may_select_partition(appliance, item)), item, "slot")
     if not selected:
         raise Failure("no such item")
     slots = [appliance.settings.pool_name if disk is None else disk.slot for disk in selected]
@@ -145,10 +146,24 @@ def monitor_traffic(appliance: Appliance, command: Command, width: int) -> Outco
     return Reply(text)
 
 
-def _candidates(appliance: Appliance) -> list[tuple[Disk | None, Entry]]:
+def _candidates(appliance: Appliance, with_partition: bool = True) -> list[tuple[Disk | None, Entry]]:
     """Every /disk entry in print order: the pool partition (no Disk), then the file disks."""
-    partition: list[tuple[Disk | None, Entry]] = [(None, partition_entry(appliance.pool_usage()))]
+    partition: list[tuple[Disk | None, Entry]] = (
+        [(None, partition_entry(appliance.pool_usage()))] if with_partition else []
+    )
     return partition + [(disk, disk_entry(disk, appliance.dialect)) for disk in appliance.table.disks]
+
+
+def _may_select_partition(appliance: Appliance, item: ArgValue) -> bool:
+    """False when `item` names another slot (by name or `[find slot=...]`): then the pool's usage, a walk
+    of all its files, need not be measured for a thousand `monitor-traffic` commands in a row."""
+    pool = appliance.settings.pool_name
+    if isinstance(item, Filter):
+        return not any(
+            condition.field == "slot" and condition.operator is Operator.EQUALS and condition.value != pool
+            for condition in item.conditions
+        )
+    return item.startswith("*") or item == pool
 
 
 def _file_disks(selected: Sequence[Disk | None]) -> list[Disk]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from types import MappingProxyType
 
 from .dialect import NEWEST, DiskDialect
@@ -61,8 +62,10 @@ def _quoted(key: str, value: str) -> tuple[str, str, str]:
     return key, value, quote(value)
 
 
+@lru_cache(maxsize=8192)
 def disk_entry(disk: Disk, dialect: DiskDialect = NEWEST) -> Entry:
-    """Printed with the names `dialect` has; raw values keep canonical names for `where`."""
+    """Printed with the names `dialect` has; raw values keep canonical names for `where`. Cached: every
+    `/disk` command builds the entries of the whole table to select from, a thousand disks' worth."""
     printed = [
         _plain("type", "file"),
         _quoted("slot", disk.slot),

@@ -146,11 +146,21 @@ class RdsClient:
         """Warnings for the operator (a RouterOS version newer than the table), each given once."""
         self.warning_sink: Optional[Callable[[str], None]] = None
         """Also called with each warning as it arises (``AnsibleModule.warn``), so it survives a failure."""
+        self._detector = self
+
+    def with_retry(self, retry: RetryPolicy) -> RdsClient:
+        """This client with another retry policy: the same transport, and the version, field names and
+        warnings this client detects (once for both)."""
+        twin = RdsClient(self.transport, retry, self._sleep)
+        twin._detector = self._detector
+        return twin
 
     # Reading
 
     def version(self) -> RouterOsVersion:
         """The appliance's RouterOS version, read once per SSH connection."""
+        if self._detector is not self:
+            return self._detector.version()
         cached = self._version
         if cached is not None and cached[0] == self.transport.generation:
             return cached[1]
@@ -168,6 +178,8 @@ class RdsClient:
     def field_support(self) -> FieldSupport:
         """The field names this appliance takes, from the table or, for a newer version, confirmed on it
         once per version; the first time a newer version is seen, one warning goes to the log and ``warnings``."""
+        if self._detector is not self:
+            return self._detector.field_support()
         with self._support_lock:
             version = self.version()
             support = self._support
