@@ -63,11 +63,22 @@ OBSERVABILITY = {
     "csi_driver_monitor_labels": {"release": "kube-prometheus-stack"},
 }
 MONITOR_CRDS = ("servicemonitors.monitoring.coreos.com", "podmonitors.monitoring.coreos.com")
-# The driver process's own permissions in both modes, to post events on a volume's PVC.
-EVENT_RULES = [
+# The node plugin's permissions, to post events on a volume's PVC (docs/csi-driver.md, Events).
+NODE_RULES = [
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
     {"apiGroups": [""], "resources": ["persistentvolumes"], "verbs": ["get"]},
     {"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["get"]},
+]
+# The controller's namespaced permissions without capacity tracking: leader election, and its events
+# about the RDS connection on its own Pod, whose UID it reads.
+CONTROLLER_NAMESPACED_RULES = [
+    {
+        "apiGroups": ["coordination.k8s.io"],
+        "resources": ["leases"],
+        "verbs": ["get", "watch", "list", "delete", "update", "create"],
+    },
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]},
 ]
 # kubernetes-csi/external-provisioner deploy/kubernetes/rbac.yaml: capacity objects, and the
 # ownership walk pod -> ReplicaSet (-> Deployment, read from the ReplicaSet's owner reference).
@@ -408,11 +419,12 @@ def test_capacity_tracking_is_on_by_default_and_off_leaves_out_every_part(tmp_pa
                 {"name": "NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
                 {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
             ]
-            assert namespaced_rules[-len(CAPACITY_RULES) :] == CAPACITY_RULES
+            assert [rule for rule in CAPACITY_RULES if rule not in namespaced_rules] == []
+            assert namespaced_rules[: len(CONTROLLER_NAMESPACED_RULES)] == CONTROLLER_NAMESPACED_RULES
         else:
             assert not [arg for arg in provisioner["args"] if arg.startswith(("--enable-capacity", "--capacity-"))]
             assert "env" not in provisioner
-            assert not [rule for rule in namespaced_rules if rule in CAPACITY_RULES]
+            assert namespaced_rules == CONTROLLER_NAMESPACED_RULES
 
 
 def test_metrics_defaults_are_the_drivers_and_every_flag_and_variable_reaches_it(tmp_path: Path) -> None:
@@ -521,12 +533,12 @@ def load_container(container: dict[str, Any], configmap: dict[str, Any], tmp_pat
 
 
 def test_rbac_grants_events_to_both_accounts_and_the_health_monitor_its_upstream_rules(tmp_path: Path) -> None:
-    rendered = render(tmp_path)
+    rendered = render(tmp_path, csi_driver_storage_capacity=False)
     assert rendered["ClusterRole", "rds-csi-driver"]["rules"] == [
-        {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
-        *EVENT_RULES,
+        {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]}
     ]
-    assert rendered["ClusterRole", "rds-csi-node"]["rules"] == EVENT_RULES
+    assert rendered["Role", "rds-csi-controller"]["rules"] == CONTROLLER_NAMESPACED_RULES
+    assert rendered["ClusterRole", "rds-csi-node"]["rules"] == NODE_RULES
     for account in ("rds-csi-controller", "rds-csi-node"):
         assert "automountServiceAccountToken" not in rendered["ServiceAccount", account]
     (subject,) = rendered["ClusterRoleBinding", "rds-csi-node"]["subjects"]
