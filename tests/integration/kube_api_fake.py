@@ -67,6 +67,7 @@ KINDS: tuple[tuple[str, str, bool], ...] = (
     ("apps/v1/daemonsets", "DaemonSet", True),
     ("storage.k8s.io/v1/storageclasses", "StorageClass", False),
     ("storage.k8s.io/v1/csidrivers", "CSIDriver", False),
+    ("storage.k8s.io/v1/volumeattachments", "VolumeAttachment", False),
     ("snapshot.storage.k8s.io/v1/volumesnapshotclasses", "VolumeSnapshotClass", False),
     ("rbac.authorization.k8s.io/v1/clusterroles", "ClusterRole", False),
     ("rbac.authorization.k8s.io/v1/clusterrolebindings", "ClusterRoleBinding", False),
