@@ -51,6 +51,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import (
     RdsError,
     classify,
 )
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_host_list import render_host_list
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import DEFAULT_POOL
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_sizes import format_size
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_versions import (
@@ -374,6 +375,18 @@ class RdsClient:
         args = export_arguments(self.fields, export)
         return self._set(slot, args, lambda found: export_matches(found, export), secret=self.fields.password)
 
+    def set_allowed_hosts(self, slot: str, host_nqns: Sequence[str]) -> Disk:
+        """Make the export of ``slot`` admit exactly ``host_nqns`` (as given: ``rds_host_list.fenced_hosts``
+        turns "no one" into a value that means it), in one round trip with its read-back, without reading
+        the disk first. NotFoundError when there is no such disk."""
+        check_slot(slot)
+        wanted = set(host_nqns)
+        return self._set(
+            slot,
+            {self.fields.allowed_hosts: render_host_list(wanted)},
+            lambda found: set(found.export.allowed_host_nqns) == wanted,
+        )
+
     def set_comment(self, slot: str, comment: str) -> Disk:
         self._require_disk(slot)
         return self._set(slot, {self.fields.comment: comment}, lambda found: found.comment == comment)
@@ -691,7 +704,7 @@ def export_arguments(names: DiskFields, export: ExportSpec) -> Dict[str, ArgValu
         args[names.port] = export.port
         args[names.nqn] = export.nqn
     if export.allowed_host_nqns is not None:
-        args[names.allowed_hosts] = ",".join(export.allowed_host_nqns)
+        args[names.allowed_hosts] = render_host_list(export.allowed_host_nqns)
     if export.password is not None:
         args[names.password] = export.password
     return args

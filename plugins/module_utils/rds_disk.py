@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import InvalidValueError, ParseError
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_host_list import parse_host_list
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import (
     DEFAULT_BASE_PATH,
     DEFAULT_NQN_PREFIX,
@@ -166,7 +167,7 @@ def disk_from_item(item: Item, names: DiskFields) -> Disk:
             enabled=_yes(fields.get(names.export, "no")),
             port=_optional_int(fields.get(names.port, "")),
             nqn=fields.get(names.nqn, ""),
-            allowed_host_nqns=tuple(host for host in re.split(r"[,\s]+", fields.get(names.allowed_hosts, "")) if host),
+            allowed_host_nqns=parse_host_list(fields.get(names.allowed_hosts, "")),
             has_password=bool(fields.get(names.password, "")),
         ),
         flags=item.flags,
