@@ -91,6 +91,43 @@ CAPACITY_RULES = [
     {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]},
     {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["get"]},
 ]
+# The driver's own calls (its attachment manager, P-7, and its events on PVCs): the VolumeAttachments
+# of the driver listed and watched, the PVs' access modes read and their attached-node/attached-at
+# annotations patched, Nodes watched (deleted, out-of-service, host NQN), events on the PVC whose
+# UID it reads. Its Lease is in the namespaced Role (DRIVER_LEASE_VERBS).
+DRIVER_RULES = [
+    {"apiGroups": ["storage.k8s.io"], "resources": ["volumeattachments"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["persistentvolumes"], "verbs": ["get", "list", "watch", "patch"]},
+    {"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["get"]},
+    {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+]
+DRIVER_LEASE_VERBS = {"get", "create", "update"}
+# One consistent set of kubernetes-csi releases, by container.
+SIDECAR_IMAGES = {
+    "csi-provisioner": "registry.k8s.io/sig-storage/csi-provisioner:v6.3.0",
+    "csi-attacher": "registry.k8s.io/sig-storage/csi-attacher:v4.12.0",
+    "csi-resizer": "registry.k8s.io/sig-storage/csi-resizer:v2.2.1",
+    "csi-snapshotter": "registry.k8s.io/sig-storage/csi-snapshotter:v8.6.0",
+    "liveness-probe": "registry.k8s.io/sig-storage/livenessprobe:v2.19.0",
+    "node-driver-registrar": "registry.k8s.io/sig-storage/csi-node-driver-registrar:v2.17.0",
+}
+# What those releases need beyond the 5.x/1.x set: external-provisioner 6.x keeps an informer on
+# VolumeSnapshots and removes its source-protection finalizer with an update, and reads contents;
+# external-resizer 2.x reads VolumeAttributesClasses.
+PROVISIONER_SNAPSHOT_RULES = [
+    {
+        "apiGroups": ["snapshot.storage.k8s.io"],
+        "resources": ["volumesnapshots"],
+        "verbs": ["get", "list", "watch", "update"],
+    },
+    {"apiGroups": ["snapshot.storage.k8s.io"], "resources": ["volumesnapshotcontents"], "verbs": ["get", "list"]},
+]
+RESIZER_CLASS_RULE = {
+    "apiGroups": ["storage.k8s.io"],
+    "resources": ["volumeattributesclasses"],
+    "verbs": ["get", "list", "watch"],
+}
 # kubernetes-csi/external-health-monitor deploy/kubernetes/external-health-monitor-controller/rbac.yaml.
 HEALTH_MONITOR_RULES = [
     {"apiGroups": [""], "resources": ["persistentvolumes"], "verbs": ["get", "list", "watch"]},
@@ -534,9 +571,7 @@ def load_container(container: dict[str, Any], configmap: dict[str, Any], tmp_pat
 
 def test_rbac_grants_events_to_both_accounts_and_the_health_monitor_its_upstream_rules(tmp_path: Path) -> None:
     rendered = render(tmp_path, csi_driver_storage_capacity=False)
-    assert rendered["ClusterRole", "rds-csi-driver"]["rules"] == [
-        {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]}
-    ]
+    assert rendered["ClusterRole", "rds-csi-driver"]["rules"] == DRIVER_RULES
     assert rendered["Role", "rds-csi-controller"]["rules"] == CONTROLLER_NAMESPACED_RULES
     assert rendered["ClusterRole", "rds-csi-node"]["rules"] == NODE_RULES
     for account in ("rds-csi-controller", "rds-csi-node"):
@@ -565,6 +600,58 @@ def test_rbac_grants_events_to_both_accounts_and_the_health_monitor_its_upstream
     assert {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"]}.items() <= monitored[
         "Role", "rds-csi-controller"
     ]["rules"][0].items()
+
+
+def test_the_driver_may_make_exactly_the_attachment_managers_calls(tmp_path: Path) -> None:
+    """VolumeAttachments, PVs, Nodes and events cluster-wide, its Lease and its Pod's events in its namespace."""
+    rendered = render(tmp_path)
+    binding = rendered["ClusterRoleBinding", "rds-csi-driver"]
+    assert binding["roleRef"]["name"] == "rds-csi-driver"
+    assert [(s["name"], s["namespace"]) for s in binding["subjects"]] == [("rds-csi-controller", "rds-csi")]
+    assert rendered["ClusterRole", "rds-csi-driver"]["rules"] == DRIVER_RULES
+    namespaced = rendered["Role", "rds-csi-controller"]
+    assert namespaced["metadata"]["namespace"] == "rds-csi"
+    (lease_rule,) = [rule for rule in namespaced["rules"] if rule["resources"] == ["leases"]]
+    assert lease_rule["apiGroups"] == ["coordination.k8s.io"]
+    assert set(lease_rule["verbs"]) >= DRIVER_LEASE_VERBS
+    # What the controller already had for its events about the RDS connection, on its own Pod.
+    assert namespaced["rules"][1:3] == CONTROLLER_NAMESPACED_RULES[1:3]
+    # The driver watches and patches; it never creates, updates or deletes attachments or PVs.
+    writes = {"create", "update", "delete", "deletecollection"}
+    for rule in DRIVER_RULES:
+        if rule["resources"] != ["events"]:
+            assert not writes & set(rule["verbs"]), rule
+
+
+def test_sidecars_are_one_release_set_with_the_rbac_each_needs(tmp_path: Path) -> None:
+    defaults = role_defaults()
+    specs = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    for variable in (
+        "csi_driver_provisioner_image",
+        "csi_driver_attacher_image",
+        "csi_driver_resizer_image",
+        "csi_driver_snapshotter_image",
+        "csi_driver_livenessprobe_image",
+        "csi_driver_registrar_image",
+    ):
+        # ansible-doc shows the argument spec's default: it must be the one the role uses.
+        assert specs[variable]["default"] == defaults[variable], variable
+
+    rendered = render(tmp_path)
+    images = {
+        name: container["image"]
+        for workload in (rendered["Deployment", "rds-csi-controller"], rendered["DaemonSet", "rds-csi-node-regular"])
+        for name, container in containers(workload).items()
+        if name != "rds-csi-driver"
+    }
+    assert images == SIDECAR_IMAGES
+    provisioner_rules = rendered["ClusterRole", "rds-csi-provisioner"]["rules"]
+    assert [rule for rule in provisioner_rules if rule["apiGroups"] == ["snapshot.storage.k8s.io"]] == (
+        PROVISIONER_SNAPSHOT_RULES
+    )
+    assert RESIZER_CLASS_RULE in rendered["ClusterRole", "rds-csi-resizer"]["rules"]
+    for component in ("provisioner", "attacher", "snapshotter"):
+        assert RESIZER_CLASS_RULE not in rendered["ClusterRole", "rds-csi-" + component]["rules"]
 
 
 def test_dashboard_and_monitors_are_rendered_only_when_asked(tmp_path: Path) -> None:
