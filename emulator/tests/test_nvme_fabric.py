@@ -408,6 +408,42 @@ def test_connect_with_the_right_secret_and_an_allowed_host(emulator: Emulator, f
     assert read_attribute(fabric.sysfs / "class" / "nvme" / "nvme0" / "dhchap_secret") == secret
 
 
+def test_a_host_removed_from_the_allowed_hosts_loses_its_controller_until_admitted_again(
+    emulator: Emulator, fabric: Fabric
+) -> None:
+    own = fabric.fabric.config.hostnqn
+    other = "nqn.2014-08.org.nvmexpress:uuid:bbbbbbbb-2222-3333-4444-555555555555"
+    volume = export_volume(emulator, "pvc-fenced", extra=f'nvme-tcp-server-allow-host-name="{own},{other}"')
+    assert connect(fabric.nvme, volume).returncode == 0
+    state = fabric.sysfs / "class" / "nvme" / "nvme0" / "state"
+
+    def paths() -> list[dict[str, str]]:
+        listing = json.loads(run_nvme(fabric.nvme, "list-subsys", "-o", "json").stdout)
+        return [path for host in listing for subsystem in host["Subsystems"] for path in subsystem["Paths"]]
+
+    emulator.ok(f'/disk set [find slot=pvc-fenced] nvme-tcp-server-allow-host-name="{other}"')
+    assert [path["State"] for path in paths()] == ["connecting"], "the kernel keeps reconnecting, refused"
+    assert read_attribute(state) == "connecting"
+    assert "src_addr" not in read_attribute(fabric.sysfs / "class" / "nvme" / "nvme0" / "address")
+    assert resolve(fabric.sysfs, fabric.dev, volume.nqn, 1) is not None, "the disk stays while the kernel retries"
+
+    emulator.ok(f'/disk set [find slot=pvc-fenced] nvme-tcp-server-allow-host-name="{own}"')
+    assert [path["State"] for path in paths()] == ["live"], "the next reconnect is admitted"
+    assert read_attribute(state) == "live"
+
+
+def test_a_connect_from_a_host_outside_the_list_is_refused_as_nvme_cli_reports_it(
+    emulator: Emulator, fabric: Fabric
+) -> None:
+    allowed = "nqn.2014-08.org.nvmexpress:uuid:cccccccc-2222-3333-4444-555555555555"
+    volume = export_volume(emulator, "pvc-other", extra=f'nvme-tcp-server-allow-host-name="{allowed}"')
+    printed = emulator.ok("/disk print detail without-paging where slot=pvc-other")
+    assert f'nvme-tcp-server-allow-host-name="{allowed}"' in printed.replace("\r\n      ", "").replace("\n      ", "")
+    assert (connect(fabric.nvme, volume).returncode, connect(fabric.nvme, volume).stderr) == (1, IO_ERROR)
+    hostid = "cccccccc-2222-3333-4444-555555555555"
+    assert connect(fabric.nvme, volume, "-q", allowed, "-I", hostid).returncode == 0
+
+
 def test_one_hostnqn_with_two_hostids_is_refused(emulator: Emulator, fabric: Fabric) -> None:
     first, second = export_volume(emulator, "pvc-id1"), export_volume(emulator, "pvc-id2")
     assert connect(fabric.nvme, first).returncode == 0

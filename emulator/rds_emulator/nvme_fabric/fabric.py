@@ -129,11 +129,12 @@ class TestFabric:
                 write_state(self.fabric_dir, state)
 
     def _catch_up(self, state: FabricState) -> None:
-        """What happened since the last operation: subsystems whose stale users let go, and what
-        node code wrote into `delete_controller` or `rescan_controller` (the kernel acts at once,
-        the fabric acts now)."""
+        """What happened since the last operation: subsystems whose stale users let go, exports whose
+        allowed hosts changed, and what node code wrote into `delete_controller` or `rescan_controller`
+        (the kernel acts at once, the fabric acts now)."""
         for subsystem in [item for item in state.subsystems if item.held_loops]:
             self._topology.drop_subsystem_if_unused(state, subsystem)
+        self._follow_allowed_hosts(state)
         for controller in list(state.controllers):
             directory = self._sysfs.controller_dir(controller.instance)
             if _written(directory / "delete_controller"):
@@ -141,6 +142,27 @@ class TestFabric:
             elif _written(directory / "rescan_controller"):
                 (directory / "rescan_controller").write_bytes(b"")
                 self._topology.scan(state, controller)
+
+    def _follow_allowed_hosts(self, state: FabricState) -> None:
+        """A host the export no longer admits loses its controller: the target drops the association,
+        the kernel's reconnects are refused, so the controller stays `connecting` (its disks stay, I/O
+        waits or fails) until the export admits the host again and the next reconnect succeeds. An
+        export that vanished meanwhile readmits no one."""
+        exports = read_exports(self.config.emulator_state_dir)
+        for controller in state.controllers:
+            subsystem = state.subsystem(controller.subsystem)
+            if subsystem.kind != "export":
+                continue
+            export = exports.get(subsystem.nqn)
+            refused = export is not None and not export.allows_host(controller.hostnqn)
+            admitted = export is not None and not refused
+            if refused and not controller.fenced:
+                controller.fenced, controller.state = True, "connecting"
+            elif admitted and controller.fenced:
+                controller.fenced, controller.state = False, "live"
+            else:
+                continue
+            self._sysfs.update_controller_state(controller)
 
     def snapshot(self) -> FabricState:
         """The state as of now (for listings and tests)."""

@@ -90,6 +90,9 @@ class Controller:
     dhchap_ctrl_secret: str = ""
     src_addr: str = ""
     """The host's local address towards the target; shown in `address` only while live."""
+    fenced: bool = False
+    """The export stopped admitting this host: the kernel keeps reconnecting (`connecting`) and the
+    target keeps refusing, until the host is admitted again."""
 
 
 @dataclass
