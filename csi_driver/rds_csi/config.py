@@ -185,6 +185,20 @@ class Config:
         default=(),
         metadata=_about("comma-separated node IDs ControllerPublish accepts without a kubeconfig (node_id counts too)"),
     )
+    storage_fencing: bool = field(
+        default=True,
+        metadata=_about(
+            "restrict each volume's export to the host NQNs of the nodes it is published to, so a fenced-off node "
+            "cannot connect (P-7.7); off logs a warning at every start"
+        ),
+    )
+    node_host_nqns: tuple[str, ...] = field(
+        default=(),
+        metadata=_about(
+            "comma-separated node=hostNQN pairs for storage fencing without a Node label (standalone mode); "
+            "in mode all this node's host_nqn_file counts too"
+        ),
+    )
     kubeconfig: str = field(
         default="",
         metadata=_about(
@@ -517,10 +531,28 @@ def _controller_problems(config: Config) -> list[str]:
         )
     if not 1 <= config.rds_port <= 65535 or not 1 <= config.nvme_port <= 65535:
         problems.append("rds_port and nvme_port must be 1 to 65535")
+    problems.extend(_host_nqn_problems(config))
     if not 1 <= config.rds_max_sessions <= 64:
         problems.append("rds_max_sessions=%d: use 1 to 64" % config.rds_max_sessions)
     if not is_volume_path(config.base_path):
         problems.append("base_path=%r: %s" % (config.base_path, VOLUME_PATH_RULE))
+    return problems
+
+
+def node_host_nqn_pairs(entries: Sequence[str]) -> dict[str, str]:
+    """``node_host_nqns`` as a mapping of node ID to host NQN (entries without ``=`` are left out;
+    validation names them)."""
+    pairs = (entry.partition("=") for entry in entries)
+    return {node.strip(): host.strip() for node, sep, host in pairs if sep}
+
+
+def _host_nqn_problems(config: Config) -> list[str]:
+    problems = []
+    for entry in config.node_host_nqns:
+        node, sep, host = entry.partition("=")
+        problem = nqn_problem(host.strip()) if sep and node.strip() else "write it as node=hostNQN"
+        if problem:
+            problems.append("node_host_nqns entry %r: %s" % (entry, problem))
     return problems
 
 

@@ -30,6 +30,8 @@ from rds_csi.attachments import Attachment, Attachments
 from rds_csi.capabilities import RWX_BLOCK, AccessType, access_type, require_supported, unsupported_reason
 from rds_csi.config import Config
 from rds_csi.errors import CsiError, invalid, not_found, rpc
+from rds_csi.events import Recorder
+from rds_csi.fencing import StorageFencing, storage_fencing
 from rds_csi.naming import Source
 from rds_csi.nodes import NodeRegistry
 from rds_csi.params import VolumeParams, parse_params
@@ -59,8 +61,9 @@ CAPABILITIES = (
 class Controller(csi_pb2_grpc.ControllerServicer):  # type: ignore[misc]
     talks_to_rds = True  # its RPCs' RouterOS round trips are counted (errors.rpc)
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, fencing: Optional[StorageFencing] = None) -> None:
         self.backend = backend
+        self.fencing = fencing or StorageFencing(None, None)
         self.store = backend.store
         self.snapshots = Snapshots(backend)
 
@@ -221,6 +224,7 @@ class Controller(csi_pb2_grpc.ControllerServicer):  # type: ignore[misc]
             capability = request.volume_capability
             multi_writer = capability.access_mode.mode == RWX_BLOCK and access_type(capability) is AccessType.BLOCK
             self.backend.attachments.publish(volume_id, Attachment(node_id, request.readonly, multi_writer))
+            self.fencing.after_publish(disk, self.backend.attachments.published_nodes(volume_id))
         context_in = dict(request.volume_context)
         return csi_pb2.ControllerPublishVolumeResponse(
             publish_context={
@@ -236,6 +240,9 @@ class Controller(csi_pb2_grpc.ControllerServicer):  # type: ignore[misc]
             raise invalid("ControllerUnpublishVolume: volume_id and node_id are required.")
         with self.backend.inflight.hold(request.volume_id):
             self.backend.attachments.unpublish(request.volume_id, request.node_id)
+            self.fencing.after_unpublish(
+                request.volume_id, request.node_id, self.backend.attachments.published_nodes(request.volume_id)
+            )
         return csi_pb2.ControllerUnpublishVolumeResponse()
 
     # Snapshots
@@ -279,7 +286,12 @@ class Controller(csi_pb2_grpc.ControllerServicer):  # type: ignore[misc]
             slot=volume_id,
             file_path=backing_file(directory, volume_id),
             size=size,
-            export=ExportSpec(enabled=True, port=params.nvme_port, nqn=nqn_for(volume_id)),
+            export=ExportSpec(
+                enabled=True,
+                port=params.nvme_port,
+                nqn=nqn_for(volume_id),
+                allowed_host_nqns=self.fencing.initial_hosts(),
+            ),
             comment=naming.source_comment(source),
         )
         existing = found.disks.get(volume_id)
@@ -364,13 +376,15 @@ def add_controller(
     retry: Optional[RetryPolicy],
     *,
     observer: TransportObserver,
+    recorder: Optional[Recorder] = None,
 ) -> tuple[SshTransport, Optional[ApplianceCollector]]:
     """Serve the Controller service on ``server``; returns the RDS connection for the caller to close
     and the appliance collector (None when metrics or collection are off) for the caller to run."""
     transport = SshTransport(config.ssh_settings(), observer=observer)
     client = RdsClient(transport, retry=retry)
     backend = Backend(config=config, store=client, attachments=attachments, nodes=nodes)
-    csi_pb2_grpc.add_ControllerServicer_to_server(Controller(backend), server)
+    controller = Controller(backend, storage_fencing(config, client, recorder))
+    csi_pb2_grpc.add_ControllerServicer_to_server(controller, server)
     if not (config.metrics and config.appliance_metrics_interval > 0):
         return transport, None
     # Without retries: a failed round ends, the next one tries again.

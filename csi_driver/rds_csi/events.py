@@ -64,6 +64,7 @@ ORPHAN_DETECTED = Reason("OrphanDetected", WARNING)
 ORPHAN_CLEANED = Reason("OrphanCleaned", NORMAL)
 RDS_DISCONNECTED = Reason("RDSDisconnected", WARNING)
 RDS_RECONNECTED = Reason("RDSReconnected", NORMAL)
+STORAGE_FENCED = Reason("StorageFenced", NORMAL)
 
 
 @dataclass(frozen=True)

@@ -149,6 +149,12 @@ ORPHANS_CLEANED = Counter(
 STAGED_VOLUMES = Gauge("rds_csi_node_staged_volumes", "Volumes staged on this node.", registry=REGISTRY)
 
 # Events
+STORAGE_FENCE_UPDATES = Counter(
+    "rds_csi_storage_fence_updates",
+    "Changes of a volume export's allowed hosts by storage-side fencing (P-7.7), by status.",
+    ["status"],
+    registry=REGISTRY,
+)
 EVENTS_POSTED = Counter(
     "rds_csi_events_posted",
     "Kubernetes events posted (a repeat that bumps an event's count counts too), by reason.",

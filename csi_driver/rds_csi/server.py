@@ -83,6 +83,7 @@ class Driver:
             self._node_registry(),
             retry,
             observer=events.RdsEvents(self.events, self.config.rds_address),
+            recorder=self.events,
         )
         metrics.RDS_CONNECTION_STATE.labels(self.config.rds_address).set_function(lambda: transport.connected)
         metrics.RDS_SESSIONS_IN_USE.set_function(lambda: transport.sessions_in_use)

@@ -19,6 +19,11 @@ from csi_helpers import Csi, NodeHarness, free_port
 from rds_emulator.server import EmulatorServer
 
 GIB = 1024**3
+# Storage fencing needs every node's host NQN; a node started on the fabric uses the fabric's (its own file).
+HOST_NQNS = {
+    node: "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-00000000000%d" % n
+    for n, node in enumerate(("node-a", "node-b", "node-c"), 1)
+}
 
 
 @pytest.fixture
@@ -45,6 +50,7 @@ def driver_config(emulator: EmulatorServer, client_key: tuple[Path, Path], socke
             endpoint="unix://%s/csi.sock" % socket_dir,
             node_id="node-a",
             node_ids=("node-b", "node-c"),
+            node_host_nqns=tuple("%s=%s" % pair for pair in HOST_NQNS.items()),
             rds_address=host,
             rds_port=port,
             rds_key_file=str(client_key[0]),
