@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Optional, Set
+from typing import Any, Iterator, Optional, Set
 
 try:
     from kubernetes import client as kube_client
@@ -43,9 +43,13 @@ def core_api(kubeconfig: Optional[str], context: Optional[str], timeout: float) 
     return api
 
 
-def volume_handles(api: Any, driver: str = DRIVER_NAME, timeout: float = 30.0) -> Set[str]:
-    """Volume handles of every PersistentVolume of ``driver``, whatever its phase, page by page."""
-    handles: Set[str] = set()
+def storage_api(core: Any) -> Any:
+    """A StorageV1Api on the connection of a CoreV1Api from ``core_api``."""
+    return kube_client.StorageV1Api(core.api_client)
+
+
+def driver_volumes(api: Any, driver: str = DRIVER_NAME, timeout: float = 30.0) -> Iterator[Any]:
+    """Every PersistentVolume of ``driver`` (with a volume handle), whatever its phase, read page by page."""
     token = None
     while True:
         try:
@@ -55,7 +59,12 @@ def volume_handles(api: Any, driver: str = DRIVER_NAME, timeout: float = 30.0) -
         for volume in page.items or []:
             csi = volume.spec.csi if volume.spec is not None else None
             if csi is not None and csi.driver == driver and csi.volume_handle:
-                handles.add(csi.volume_handle)
+                yield volume
         token = page.metadata._continue if page.metadata is not None else None
         if not token:
-            return handles
+            return
+
+
+def volume_handles(api: Any, driver: str = DRIVER_NAME, timeout: float = 30.0) -> Set[str]:
+    """Volume handles of every PersistentVolume of ``driver``, whatever its phase."""
+    return {volume.spec.csi.volume_handle for volume in driver_volumes(api, driver, timeout)}
