@@ -55,7 +55,7 @@ def write_volumes(state: Path, volumes: int) -> list[str]:
     """The emulator's disk table with ``volumes`` managed volumes and ``FOREIGN`` other disks; their slots."""
     tree = FileTree(state / "files")
     tree.host_path(BASE).mkdir(parents=True)
-    slots = ["pvc-%s" % uuid.uuid4() for _ in range(volumes)]
+    slots = ["pvc-%s" % uuid.uuid4() for index in range(volumes)]
     disks: list[Disk] = []
     for slot in slots:
         disks.append(_disk(tree, slot, nqn_for(slot), len(disks)))
@@ -126,7 +126,7 @@ def measure_collection(
             driver = Driver(config)
             try:
                 assert driver.collector is not None, "collection is on at the default settings"
-                per_round = [_one_round(driver.collector, state) for _ in range(rounds)]
+                per_round = [_one_round(driver.collector, state) for index in range(rounds)]
                 published = len(appliance.APPLIANCE.reading.traffic)
             finally:
                 driver.stop(grace=0)
