@@ -20,7 +20,7 @@ import grpc
 from ansible_collections.srvlab.rds.plugins.module_utils.nqn_filter import read_text
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import Disk
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import NotFoundError, RdsError
-from ansible_collections.srvlab.rds.plugins.module_utils.rds_host_list import fenced_hosts
+from ansible_collections.srvlab.rds.plugins.module_utils.rds_host_list import NO_HOST_NQN, fenced_hosts
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_rules import nqn_problem
 
 from rds_csi import events, metrics
@@ -113,7 +113,7 @@ class StorageFencing:
         if current == set(wanted):
             return
         self._set(disk.slot, wanted)
-        dropped = current - set(wanted)
+        dropped = current - set(wanted) - {NO_HOST_NQN}
         if dropped:
             self._fenced(disk.slot, node_ids, "host(s) %s" % ", ".join(sorted(dropped)))
 

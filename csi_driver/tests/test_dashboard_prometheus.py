@@ -36,6 +36,7 @@ from csi_helpers import (
     node_unstage,
 )
 from rds_csi.proto import csi_pb2, csi_pb2_grpc, health_pb2_grpc
+from rds_csi.topology import host_segments
 from rds_emulator.faults import Fault, FaultKind
 from rds_emulator.server import EmulatorServer
 
@@ -214,7 +215,13 @@ def stack(driver_config: Any, emulator: EmulatorServer, node_fabric: Any, tmp_pa
     started: list[DriverProcess] = []
     running = None
     try:
-        kube.put("v1/nodes", None, NODE_ID, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE_ID}})
+        labels = host_segments(node_fabric.config.hostnqn)  # as kubelet copies the node plugin's topology
+        kube.put(
+            "v1/nodes",
+            None,
+            NODE_ID,
+            {"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE_ID, "labels": labels}},
+        )
         shared = ["--kubeconfig=%s" % kube.write_kubeconfig(tmp_path / "kubeconfig"), "--pod-namespace=kube-system"]
         controller = [
             "--mode=controller",

@@ -295,7 +295,8 @@ def test_rds_disconnect_and_reconnect_on_the_controller_pod(start_driver: Any, e
 def test_a_hanging_api_never_slows_or_fails_an_rpc(
     start_node_driver: Callable[..., NodeHarness], silent_api: str
 ) -> None:
-    harness = start_node_driver(kubeconfig=silent_api)
+    # Staged without ControllerPublish, which storage fencing would refuse at the appliance: fencing off.
+    harness = start_node_driver(kubeconfig=silent_api, storage_fencing=False)
     # Not published: ControllerPublishVolume asks the API whether the node exists (and fails closed).
     volume = claimed_volume(harness, "pvc-silent-api", mount(), ("apps", "data"), publish=False)
     request = node_stage(volume, mount())

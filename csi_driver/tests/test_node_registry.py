@@ -15,6 +15,9 @@ import kmock
 import pytest
 import yaml
 from csi_helpers import Csi, create_request, error_of, publish_request
+from rds_csi.topology import host_segments
+
+HOST_NQN = "nqn.2014-08.org.nvmexpress:uuid:4a3f9c2e-7d1b-4e8a-9b6c-2f0e5d7a1c3b"
 
 
 class NodeApi:
@@ -37,10 +40,10 @@ class NodeApi:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(10)
 
-    def add_node(self, name: str) -> None:
+    def add_node(self, name: str, labels: Optional[dict[str, str]] = None) -> None:
         emulator, loop = self._emulator, self._loop
         assert emulator is not None and loop is not None
-        body = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}}
+        body = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels or {}}}
 
         async def store() -> None:
             emulator.objects["v1/nodes", None, name] = body
@@ -81,11 +84,12 @@ def node_api() -> Iterator[NodeApi]:
 
 
 def test_kubernetes_nodes_decide_and_failures_fail_closed(start_driver: Any, node_api: NodeApi, tmp_path: Path) -> None:
-    node_api.add_node("worker-1")
+    node_api.add_node("worker-1", host_segments(HOST_NQN))  # the label storage fencing reads
     csi: Csi = start_driver(kubeconfig=str(node_api.kubeconfig(tmp_path / "kubeconfig")))
     first = csi.controller.CreateVolume(create_request("pvc-k8s-1")).volume.volume_id
     second = csi.controller.CreateVolume(create_request("pvc-k8s-2")).volume.volume_id
     assert csi.controller.ControllerPublishVolume(publish_request(first, "worker-1")).publish_context["nqn"]
+    assert csi.exports()["nqn.2000-02.com.mikrotik:" + first]["allowed_host_nqns"] == [HOST_NQN]
     code, message = error_of(lambda: csi.controller.ControllerPublishVolume(publish_request(first, "node-b")))
     assert code == grpc.StatusCode.NOT_FOUND and "node-b" in message, "configured IDs do not count with a kubeconfig"
     node_api.stop()
