@@ -25,6 +25,14 @@ Patches are applied as JSON merge patches (RFC 7386), as ``kubernetes.core.k8s``
 as an Event's count bump) is the same for maps and scalars and is applied the same way. JSON patches
 (a list of operations) are refused with 415.
 
+Watches behave as the server's do for the client's ``watch.Watch().stream``: every change is an event
+stamped with the ``resourceVersion`` it made (a delete makes one too); a watch from a
+``resourceVersion`` streams the changes after it, from the last ``HISTORY`` per resource (an older one
+is an ``ERROR`` event with a 410 Gone Status, as after the server's compaction; ``compact`` forces
+one); a watch without one starts with the current objects as ``ADDED``; ``timeoutSeconds`` ends the
+stream. VolumeAttachments and Leases are served like any other kind (a delete of an object with
+finalizers marks it with a ``deletionTimestamp``, as the external-attacher's finalizer needs).
+
 Namespace objects are served here, not by kmock: kmock reads any ``/api/v1/namespaces/<x>`` path
 as a namespace scope, so it cannot address the Namespace objects themselves.
 """
@@ -33,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import copy
 import json
 import re
@@ -47,12 +56,14 @@ import aiohttp.web
 import attrs
 import kmock
 import yaml
+from kmock._internal import aiobus
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
 _READ = ("get", "list", "watch")
 _WRITE = ("create", "update", "patch", "delete")
 _VERBS = set(_READ + _WRITE)
+HISTORY = 20_000  # watch events kept per resource for watches that resume from a resourceVersion
 _NAMESPACE_PATH = re.compile(r"/api/v1/namespaces(?:/(?P<name>[^/]+))?/?")
 
 # (resource, kind, namespaced) of every kind the fake serves.
@@ -80,6 +91,8 @@ KINDS: tuple[tuple[str, str, bool], ...] = (
     ("apiextensions.k8s.io/v1/customresourcedefinitions", "CustomResourceDefinition", False),
     ("monitoring.coreos.com/v1/servicemonitors", "ServiceMonitor", True),
     ("monitoring.coreos.com/v1/podmonitors", "PodMonitor", True),
+    ("storage.k8s.io/v1/volumeattachments", "VolumeAttachment", False),
+    ("coordination.k8s.io/v1/leases", "Lease", True),
 )
 
 
@@ -138,6 +151,55 @@ def _status(code: int, reason: str, message: str) -> dict[str, Any]:
     }
 
 
+class Journal:
+    """The watch stream of one resource: kmock's events, each stamped with the resourceVersion it made,
+    the last ``HISTORY`` of them kept for watches that resume from a resourceVersion."""
+
+    def __init__(self, emulator: ClusterEmulator, resource: Any) -> None:
+        self.emulator = emulator
+        self.resource = resource
+        self.bus: aiobus.Bus[dict[str, Any]] = aiobus.Bus()
+        self.events: collections.deque[tuple[int, dict[str, Any]]] = collections.deque(maxlen=HISTORY)
+        self.expired_before = 0  # a watch from an older resourceVersion is 410 Gone
+        self._last: dict[tuple[Optional[str], str], dict[str, Any]] = {}
+
+    async def put(self, event: dict[str, Any]) -> None:
+        """Called by kmock under its lock for every create, patch and delete."""
+        raw = copy.deepcopy(event["object"])
+        metadata = raw.setdefault("metadata", {})
+        key = (metadata.get("namespace"), str(metadata.get("name")))
+        last = self._last.get(key)
+        if event["type"] == "MODIFIED" and last == raw:
+            return  # a patch that changed nothing: the server sends no event
+        stale = last is not None and last.get("metadata", {}).get("resourceVersion") == metadata.get("resourceVersion")
+        if event["type"] == "DELETED" or stale:
+            metadata["resourceVersion"] = self.emulator.next_version()
+            if event["type"] != "DELETED":  # kmock marked it for deletion without a new version
+                self.emulator.objects[self.resource, key[0], key[1]].patch(
+                    {"metadata": {"resourceVersion": metadata["resourceVersion"]}}
+                )
+        if event["type"] == "DELETED":
+            self._last.pop(key, None)
+        else:
+            self._last[key] = raw
+        if len(self.events) == self.events.maxlen:
+            self.expired_before = self.events[0][0]
+        stamped = {"type": event["type"], "object": raw}
+        self.events.append((int(metadata["resourceVersion"]), stamped))
+        await self.bus.put(stamped)
+
+    def compact(self) -> None:
+        if self.events:
+            self.expired_before = self.events[-1][0]
+        self.events.clear()
+
+    def since(self, version: int) -> Optional[list[dict[str, Any]]]:
+        """The events after ``version``, or None when they are no longer kept."""
+        if version < self.expired_before:
+            return None
+        return [event for stamp, event in self.events if stamp > version]
+
+
 @attrs.define(kw_only=True)
 class ClusterEmulator(kmock.KubernetesEmulator):
     """kmock's emulator plus dry-run writes, instant rollouts and a count of real writes."""
@@ -146,6 +208,17 @@ class ClusterEmulator(kmock.KubernetesEmulator):
     writes: int = 0
     resource_version: int = 0
     namespaces: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    journals: dict[Any, Journal] = attrs.field(factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        self._buses = _Journals(self)
+
+    def journal(self, resource: Any) -> Journal:
+        resource = kmock.resource(resource) if isinstance(resource, str) else resource
+        if resource not in self.journals:
+            self.journals[resource] = Journal(self, resource)
+        return self.journals[resource]
 
     def stamp_new(self, body: dict[str, Any], namespace: Optional[str]) -> None:
         """Give an object being created what the server adds: uid, creationTimestamp, namespace, resourceVersion."""
@@ -154,9 +227,9 @@ class ClusterEmulator(kmock.KubernetesEmulator):
         metadata.setdefault("creationTimestamp", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         if namespace:
             metadata.setdefault("namespace", namespace)
-        metadata["resourceVersion"] = self._next_version()
+        metadata["resourceVersion"] = self.next_version()
 
-    def _next_version(self) -> str:
+    def next_version(self) -> str:
         self.resource_version += 1
         return str(self.resource_version)
 
@@ -232,6 +305,52 @@ class ClusterEmulator(kmock.KubernetesEmulator):
         metadata = {"resourceVersion": str(self.resource_version)}
         return dict(listing, apiVersion=group, kind="%sList" % self.resources[resource].kind, metadata=metadata)
 
+    async def _serve_watch(self, request: kmock.Request) -> Any:
+        """A watch as the server streams it: from a resourceVersion (410 Gone when too old) or from the current
+        objects, until ``timeoutSeconds``."""
+        yield b""  # the headers go out at once, as kmock does
+        assert request.resource is not None  # a watch names its resource
+        journal = self.journal(request.resource)
+        version = str(request.params.get("resourceVersion") or "0")
+        timeout = float(request.params.get("timeoutSeconds") or 0) or None
+        async with self._lock:
+            marker = await journal.bus.mark()
+            if version == "0":
+                backlog: Optional[list[dict[str, Any]]] = [
+                    {"type": "ADDED", "object": copy.deepcopy(stored.raw)}
+                    for (resource, _, _), stored in self.objects.items()
+                    if resource == request.resource and not stored.deleted
+                ]
+            else:
+                backlog = journal.since(int(version))
+        try:
+            if backlog is None:
+                yield {"type": "ERROR", "object": _status(410, "Expired", "too old resource version: %s" % version)}
+                return
+            for event in backlog:
+                if self._watched(request, event):
+                    yield event
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return
+                try:
+                    event = await asyncio.wait_for(journal.bus.get(since=marker), left)
+                except asyncio.TimeoutError:
+                    return
+                if self._watched(request, event):
+                    yield event
+        finally:
+            await journal.bus.unmark(marker)
+
+    @staticmethod
+    def _watched(request: kmock.Request, event: dict[str, Any]) -> bool:
+        metadata = event["object"].get("metadata", {})
+        return (request.namespace is None or metadata.get("namespace") == request.namespace) and (
+            request.name is None or metadata.get("name") == request.name
+        )
+
     def _check_and_stamp(self, request: kmock.Request) -> None:
         """Refuse what the real server refuses, and stamp what it stamps, before kmock stores the write.
         Runs on the event loop without awaiting, so no other request changes the object meanwhile."""
@@ -265,7 +384,7 @@ class ClusterEmulator(kmock.KubernetesEmulator):
                 "latest version and try again",
             )
         if merge_patch(stored, data) != stored:
-            data.setdefault("metadata", {})["resourceVersion"] = self._next_version()
+            data.setdefault("metadata", {})["resourceVersion"] = self.next_version()
 
     def _key(self, request: kmock.Request) -> Any:
         metadata = (request.data or {}).get("metadata", {}) if request.action == kmock.action.CREATE else {}
@@ -315,8 +434,19 @@ class ClusterEmulator(kmock.KubernetesEmulator):
             status = _rollout_status(kind, stored.get("spec", {}), generation, self.scheduled_nodes)
             if stored.get("status") == status and stored.get("metadata", {}).get("generation") == generation:
                 return  # the controller has nothing to write
-            metadata = {"generation": generation, "resourceVersion": self._next_version()}
+            metadata = {"generation": generation, "resourceVersion": self.next_version()}
             self.objects[self._key(request)].patch({"metadata": metadata, "status": status})
+
+
+class _Journals(collections.defaultdict):  # type: ignore[type-arg]
+    """kmock's per-resource buses, replaced by journals that stamp and keep what they carry."""
+
+    def __init__(self, emulator: ClusterEmulator) -> None:
+        super().__init__()
+        self.emulator = emulator
+
+    def __missing__(self, resource: Any) -> Journal:
+        return self.emulator.journal(resource)
 
 
 class KubeApiFake:
@@ -362,10 +492,24 @@ class KubeApiFake:
         emulator, loop = self._running()
 
         async def store() -> None:
-            emulator.stamp_new(body, namespace)
-            emulator.objects[resource, namespace, name] = body
+            async with emulator._lock:
+                emulator.stamp_new(body, namespace)
+                emulator.objects[resource, namespace, name] = body
+                await emulator.journal(resource).put({"type": "ADDED", "object": body})
 
         asyncio.run_coroutine_threadsafe(store(), loop).result(START_TIMEOUT)
+
+    def compact(self) -> None:
+        """Forget every watch event so far, as the server's compaction does: a watch resuming from an older
+        resourceVersion gets 410 Gone."""
+        emulator, loop = self._running()
+
+        async def forget() -> None:
+            async with emulator._lock:
+                for journal in emulator.journals.values():
+                    journal.compact()
+
+        asyncio.run_coroutine_threadsafe(forget(), loop).result(START_TIMEOUT)
 
     def objects(self) -> dict[tuple[str, Optional[str], str], dict[str, Any]]:
         """Every stored object by (``group/version/plural``, namespace, name)."""
