@@ -18,8 +18,14 @@ Method:
   interval, so that they meet the collector as Prometheus would (busy or idle); median, p90 and the
   slowest, the body's size and its number of samples.
 - RSS: VmRSS of the driver process after the workload and the timed scrapes, started with metrics
-  (the default) and with ``--no-metrics``; each run starts a fresh driver (and, for the controller, a
-  fresh emulator). The controller's RSS is also shown after the RPCs and after the collection.
+  (the default) and with ``--no-metrics``; the controller also with metrics but collection off
+  (``--appliance-metrics-interval 0``), which tells the endpoint's cost from the collection's. Each
+  run starts a fresh driver (and, for the controller, a fresh emulator). The controller's RSS is
+  also shown after the RPCs and after the collection.
+The driver inherits this process's environment: ``MALLOC_ARENA_MAX=2 .venv/bin/python ...`` measures
+it with glibc's malloc arenas bounded (by default each new thread, such as one per HTTP request of
+the metrics endpoint, may get an arena of its own, up to 8 per core, and keeps what it allocated).
+
 Targets: a scrape < 50 ms; RSS with metrics <= RSS without + 10 MiB.
 Run: ``.venv/bin/python csi_driver/bench/bench_metrics.py`` from the repository root, as root.
 """
@@ -168,9 +174,13 @@ def create_volumes(channel: grpc.Channel, count: int) -> None:
         list(pool.map(create, range(count)))
 
 
-def controller_run(work: Path, args: argparse.Namespace, metrics: bool, wait: float) -> dict[str, Any]:
-    """One controller run; ``wait``: seconds to wait after the RPCs without metrics (the run with
-    metrics waits for its collection and reports how long that took)."""
+ON, ENDPOINT, OFF = "on", "endpoint", "off"
+"""Controller runs: metrics and appliance collection; metrics with collection off (interval 0); no metrics."""
+
+
+def controller_run(work: Path, args: argparse.Namespace, mode: str, wait: float) -> dict[str, Any]:
+    """One controller run; ``wait``: seconds to wait after the RPCs where no collection is awaited (the
+    run ``ON`` waits for its collection and reports how long that took)."""
     work.mkdir()
     key = work / "id_ed25519"
     authorized = write_client_key(key)
@@ -183,26 +193,28 @@ def controller_run(work: Path, args: argparse.Namespace, metrics: bool, wait: fl
             "--rds-key-file=%s" % key,
             "--rds-host-key=%s" % emulator.host_key_line,
             "--rds-max-sessions=%d" % SESSIONS,
-            "--appliance-metrics-interval=%s" % args.interval,
+            "--appliance-metrics-interval=%s" % ("0" if mode == ENDPOINT else args.interval),
         ]
-        driver = start_driver(work, arguments, metrics)
+        driver = start_driver(work, arguments, mode != OFF)
         try:
             started = time.monotonic()
             create_volumes(driver.channel, args.volumes)
             created = time.monotonic() - started
-            result: dict[str, Any] = {"create_s": created, "rss_rpcs_mib": driver.rss_mib()}
+            result: dict[str, Any] = {"create_s": created, "rss_rpcs_mib": driver.rss_mib(), "wait_s": wait}
             volumes = int(args.volumes)
-            if metrics:
+            if mode == ON:
 
                 def collected() -> bool:
                     return scrape(driver.url).decode("utf-8").count(TRAFFIC_SERIES) >= volumes
 
                 result["wait_s"] = wait_until(collected, COLLECTION_TIMEOUT, "a collection of every volume")
                 result["rss_collected_mib"] = driver.rss_mib()
-                result.update(scrape_figures(driver.url, args.scrapes, float(args.interval)))
             else:
-                time.sleep(wait + float(args.interval))  # the collection's wait and the scrapes' interval
-                result["wait_s"] = wait
+                time.sleep(wait)
+            if mode == OFF:
+                time.sleep(float(args.interval))  # as long as the others' timed scrapes
+            else:
+                result.update(scrape_figures(driver.url, args.scrapes, float(args.interval)))
             result["rss_mib"] = driver.rss_mib()
             return result
         finally:
@@ -270,16 +282,24 @@ def report(args: argparse.Namespace, controller: dict[str, dict[str, Any]], node
         "node series from %d stage records and %d connected managed subsystems in the fabric's sysfs "
         "(synthetic controllers; the node has no per-volume series)" % (args.volumes, args.volumes)
     )
+    on, endpoint, off = controller[ON], controller[ENDPOINT], controller[OFF]
     print(
-        "controller RSS with metrics: %.1f MiB after the RPCs, %.1f MiB after the collection, %.1f MiB after the "
-        "timed scrapes; without metrics: %.1f MiB after the RPCs, %.1f MiB at the end"
+        "controller RSS with metrics and collection: %.1f MiB after the RPCs, %.1f MiB after the collection, "
+        "%.1f MiB after the timed scrapes; with metrics, collection off (--appliance-metrics-interval 0): %.1f, "
+        "%.1f MiB; without metrics: %.1f, %.1f MiB"
         % (
-            controller["on"]["rss_rpcs_mib"],
-            controller["on"]["rss_collected_mib"],
-            controller["on"]["rss_mib"],
-            controller["off"]["rss_rpcs_mib"],
-            controller["off"]["rss_mib"],
+            on["rss_rpcs_mib"],
+            on["rss_collected_mib"],
+            on["rss_mib"],
+            endpoint["rss_rpcs_mib"],
+            endpoint["rss_mib"],
+            off["rss_rpcs_mib"],
+            off["rss_mib"],
         )
+    )
+    print(
+        "controller scrape with collection off (no per-volume series): p50 %.1f ms, %.1f KiB, %d samples"
+        % (endpoint["p50_ms"], endpoint["kib"], endpoint["samples"])
     )
     print()
     header = "%-10s %10s %10s %10s %9s %8s %10s %10s %9s %7s"
@@ -343,8 +363,9 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="rds-csi-bench-metrics-") as scratch:
         work = Path(scratch)
-        controller = {"on": controller_run(work / "controller-on", args, True, 0.0)}
-        controller["off"] = controller_run(work / "controller-off", args, False, controller["on"]["wait_s"])
+        controller = {ON: controller_run(work / "controller-on", args, ON, 0.0)}
+        for mode in (ENDPOINT, OFF):
+            controller[mode] = controller_run(work / ("controller-" + mode), args, mode, controller[ON]["wait_s"])
         node = {"off": node_run(work / "node-off", args, False), "on": node_run(work / "node-on", args, True)}
     report(args, controller, node)
     return 0
