@@ -205,6 +205,26 @@ class Config:
             "kubeconfig path, or in-cluster: Kubernetes Node objects decide which nodes exist, and events are posted"
         ),
     )
+    handoff_grace: float = field(
+        default=30.0,
+        metadata=_about(
+            "seconds after this controller unpublished a node during which that node's VolumeAttachment, "
+            "marked for deletion, no longer blocks another node (0 to 600)"
+        ),
+    )
+    deleted_node_grace: float = field(
+        default=300.0,
+        metadata=_about(
+            "seconds a blocking node's Node object must be gone before its attachment is cleared (0 to 86400)"
+        ),
+    )
+    attachment_state_file: str = field(
+        default="",
+        metadata=_about(
+            "without a kubeconfig, the file keeping which nodes hold which volumes; empty: attachments.json "
+            "beside the endpoint's unix socket"
+        ),
+    )
     max_volumes_per_node: int = field(
         default=0, metadata=_about("volumes of this driver one node may hold, as NodeGetInfo reports it; 0: no limit")
     )
@@ -237,6 +257,13 @@ class Config:
         if self.metrics_port:
             return self.metrics_port
         return CONTROLLER_METRICS_PORT if self.runs_controller else NODE_METRICS_PORT
+
+    @property
+    def attachment_state_path(self) -> str:
+        if self.attachment_state_file:
+            return self.attachment_state_file
+        socket_path = self.endpoint.split(":", 1)[1].removeprefix("//")
+        return os.path.join(os.path.dirname(socket_path), "attachments.json")
 
     @property
     def pool(self) -> str:
@@ -536,6 +563,13 @@ def _controller_problems(config: Config) -> list[str]:
         problems.append("rds_max_sessions=%d: use 1 to 64" % config.rds_max_sessions)
     if not is_volume_path(config.base_path):
         problems.append("base_path=%r: %s" % (config.base_path, VOLUME_PATH_RULE))
+    if not 0 <= config.handoff_grace <= 600 or not 0 <= config.deleted_node_grace <= 86400:
+        problems.append("handoff_grace must be 0 to 600 seconds and deleted_node_grace 0 to 86400")
+    if not config.kubeconfig and not config.attachment_state_file and not config.endpoint.startswith("unix:"):
+        problems.append(
+            "without a kubeconfig the controller keeps its attachments in a file: give attachment_state_file "
+            "(a TCP endpoint has no socket directory to keep it beside)"
+        )
     return problems
 
 

@@ -223,7 +223,9 @@ class Controller(csi_pb2_grpc.ControllerServicer):  # type: ignore[misc]
                 )
             capability = request.volume_capability
             multi_writer = capability.access_mode.mode == RWX_BLOCK and access_type(capability) is AccessType.BLOCK
-            self.backend.attachments.publish(volume_id, Attachment(node_id, request.readonly, multi_writer))
+            self.backend.attachments.publish(
+                volume_id, Attachment(node_id, request.readonly, multi_writer), request.volume_context
+            )
             self.fencing.after_publish(disk, self.backend.attachments.published_nodes(volume_id))
         context_in = dict(request.volume_context)
         return csi_pb2.ControllerPublishVolumeResponse(

@@ -65,6 +65,13 @@ ORPHAN_CLEANED = Reason("OrphanCleaned", NORMAL)
 RDS_DISCONNECTED = Reason("RDSDisconnected", WARNING)
 RDS_RECONNECTED = Reason("RDSReconnected", NORMAL)
 STORAGE_FENCED = Reason("StorageFenced", NORMAL)
+VOLUME_ATTACHED = Reason("VolumeAttached", NORMAL)
+VOLUME_DETACHED = Reason("VolumeDetached", NORMAL)
+ATTACHMENT_CONFLICT = Reason("AttachmentConflict", WARNING)
+MIGRATION_STARTED = Reason("MigrationStarted", NORMAL)
+MIGRATION_COMPLETED = Reason("MigrationCompleted", NORMAL)
+MIGRATION_FAILED = Reason("MigrationFailed", WARNING)
+STALE_ATTACHMENT_CLEARED = Reason("StaleAttachmentCleared", WARNING)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ ControllerGetVolume) lacks them, and the node then reads the claim from the PV.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Optional
 
@@ -21,6 +22,7 @@ from rds_csi.claims import PVC_NAME_KEY, PVC_NAMESPACE_KEY, Claim, claim_of
 from rds_csi.errors import invalid
 
 MIGRATION_TIMEOUT_RANGE = (30, 3600)
+DEFAULT_MIGRATION_TIMEOUT = 300
 FILESYSTEMS = ("ext4", "xfs")
 # Keys the external-provisioner and snapshotter add themselves.
 _SIDECAR_PREFIX = "csi.storage.k8s.io/"
@@ -46,7 +48,7 @@ class VolumeParams:
     ctrl_loss_tmo: int = -1
     reconnect_delay: int = 5
     keep_alive_tmo: Optional[int] = None
-    migration_timeout: int = 300
+    migration_timeout: int = DEFAULT_MIGRATION_TIMEOUT
     claim: Optional[Claim] = None
 
     def context(self, nqn: str) -> dict[str, str]:
@@ -95,12 +97,17 @@ def parse_params(parameters: dict[str, str], base_path: str, nvme_address: str, 
         ctrl_loss_tmo=_integer(parameters, "ctrlLossTmo", -1, -1, 2**31 - 1),
         reconnect_delay=_integer(parameters, "reconnectDelay", 5, 1, 3600),
         keep_alive_tmo=_integer(parameters, "keepAliveTmo", 0, 1, 3600) if parameters.get("keepAliveTmo") else None,
-        migration_timeout=_integer(parameters, "migrationTimeoutSeconds", 300, *MIGRATION_TIMEOUT_RANGE),
+        migration_timeout=migration_timeout_of(parameters),
         claim=claim_of(parameters),
     )
 
 
-def _integer(parameters: dict[str, str], key: str, default: int, low: int, high: int) -> int:
+def migration_timeout_of(values: Mapping[str, str]) -> int:
+    """migrationTimeoutSeconds of StorageClass parameters or a volume context (P-7.3)."""
+    return _integer(values, "migrationTimeoutSeconds", DEFAULT_MIGRATION_TIMEOUT, *MIGRATION_TIMEOUT_RANGE)
+
+
+def _integer(parameters: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
     text = parameters.get(key)
     if not text:
         return default

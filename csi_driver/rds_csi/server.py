@@ -14,12 +14,12 @@ import threading
 import time
 from concurrent import futures
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import grpc
 
 from rds_csi import events, metrics
-from rds_csi.attachments import Attachments, InMemoryAttachments
+from rds_csi.attachments import AttachmentManager, Attachments
 from rds_csi.config import Config, ConfigError, endpoint_tcp
 from rds_csi.health import Health
 from rds_csi.identity import Identity
@@ -48,13 +48,14 @@ class Driver:
         self.config = config
         self.events = _event_recorder(config)
         self.transport: Optional[SshTransport] = None
+        self._ledger: Any = None  # the cluster ledger's informers, stopped with the driver
         self.collector: Optional[ApplianceCollector] = None
         self._serving = threading.Event()
         workers = max(16, config.rds_max_sessions * 2)
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc"))
         services = ["csi.v1.Identity"]
         if config.runs_controller:
-            self.transport = self._add_controller(attachments or InMemoryAttachments(), retry)
+            self.transport = self._add_controller(attachments, retry)
             services.append("csi.v1.Controller")
         if config.runs_node:
             runtime = NodeRuntime.from_config(config, self.events)
@@ -63,7 +64,6 @@ class Driver:
             )
             services.append("csi.v1.Node")
             metrics.STAGED_VOLUMES.set_function(runtime.records.count)
-            metrics.NVME_CONNECTIONS_ACTIVE.set_function(runtime.managed_connections)
         identity = Identity(controller=config.runs_controller, ready=self._serving.is_set)
         csi_pb2_grpc.add_IdentityServicer_to_server(identity, self.server)
         self.health = Health(services)
@@ -71,16 +71,17 @@ class Driver:
         self.address = self._bind(config.endpoint)
         self.metrics_endpoint: Optional[metrics.Endpoint] = None
 
-    def _add_controller(self, attachments: Attachments, retry: Optional[RetryPolicy]) -> SshTransport:
+    def _add_controller(self, attachments: Optional[Attachments], retry: Optional[RetryPolicy]) -> SshTransport:
         # Imported here so that a node-only process never loads the SSH stack (paramiko and
         # cryptography, about 20 MiB of the node plugin's memory; P-11.6).
         from rds_csi.controller import add_controller  # noqa: PLC0415
 
+        nodes = self._node_registry()
         transport, self.collector = add_controller(
             self.server,
             self.config,
-            attachments,
-            self._node_registry(),
+            attachments or self._attachments(nodes),
+            nodes,
             retry,
             observer=events.RdsEvents(self.events, self.config.rds_address),
             recorder=self.events,
@@ -89,6 +90,27 @@ class Driver:
         metrics.RDS_SESSIONS_IN_USE.set_function(lambda: transport.sessions_in_use)
         metrics.RDS_SESSIONS_LIMIT.set(self.config.rds_max_sessions)
         return transport
+
+    def _attachments(self, nodes: NodeRegistry) -> AttachmentManager:
+        """From the cluster's VolumeAttachments with a kubeconfig, else from the state file."""
+        ledger: Any
+        if self.config.kubeconfig:
+            from rds_csi.attachment_cluster import ClusterLedger  # noqa: PLC0415
+
+            ledger = ClusterLedger(self.config.kubeconfig)
+            ledger.start()
+            self._ledger = ledger
+        else:
+            from rds_csi.attachment_file import FileLedger  # noqa: PLC0415
+
+            ledger = FileLedger(Path(self.config.attachment_state_path))
+        return AttachmentManager(
+            ledger,
+            nodes,
+            self.events,
+            handoff_grace=self.config.handoff_grace,
+            deleted_node_grace=self.config.deleted_node_grace,
+        )
 
     def _node_registry(self) -> NodeRegistry:
         if self.config.kubeconfig:
@@ -132,6 +154,8 @@ class Driver:
         self.events.stop(max(0.0, stop_by - time.monotonic()))
         if self.transport is not None:
             self.transport.close()
+        if self._ledger is not None:
+            self._ledger.stop()
         if self.collector is not None:
             self.collector.join(2.0)  # closing the transport ended a command it was waiting on
         if self.metrics_endpoint is not None:

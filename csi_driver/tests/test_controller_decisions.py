@@ -8,6 +8,7 @@ over the real socket and the emulator is covered by test_controller_behaviour.py
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -15,9 +16,11 @@ import pytest
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_disk import RdsFile
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_errors import AlreadyExistsError
 from csi_helpers import GIB, create_request, from_snapshot, from_volume, mount
-from rds_csi.attachments import InMemoryAttachments
+from rds_csi.attachment_file import FileLedger
+from rds_csi.attachments import AttachmentManager
 from rds_csi.config import Config
 from rds_csi.controller import Controller
+from rds_csi.events import Recorder
 from rds_csi.nodes import StaticNodes
 from rds_csi.proto import csi_pb2
 from rds_csi.volumes import Backend
@@ -43,11 +46,17 @@ class AbortingContext:
         raise Refused(code, message)
 
 
-def controller_for(rds: FakeRds) -> Controller:
+def controller_for(rds: FakeRds, state: Path) -> Controller:
     config = Config(mode="controller", nvme_address="10.0.0.5", node_ids=("node-a", "node-b"))
-    backend = Backend(
-        config=config, store=rds, attachments=InMemoryAttachments(), nodes=StaticNodes(frozenset(config.node_ids))
+    nodes = StaticNodes(frozenset(config.node_ids))
+    attachments = AttachmentManager(
+        FileLedger(state / "attachments.json"),
+        nodes,
+        Recorder(None, host="test"),
+        handoff_grace=30,
+        deleted_node_grace=300,
     )
+    backend = Backend(config=config, store=rds, attachments=attachments, nodes=nodes)
     return Controller(backend)
 
 
@@ -63,8 +72,8 @@ def rds() -> FakeRds:
 
 
 @pytest.fixture()
-def controller(rds: FakeRds) -> Controller:
-    return controller_for(rds)
+def controller(rds: FakeRds, tmp_path: Path) -> Controller:
+    return controller_for(rds, tmp_path)
 
 
 def test_create_is_two_round_trips_then_one_survey_for_a_repeat(rds: FakeRds, controller: Controller) -> None:

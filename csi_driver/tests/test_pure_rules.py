@@ -58,6 +58,17 @@ def test_sizes(required: int, limit: int, expected: object) -> None:
         assert raised.value.code == expected
 
 
+def test_a_migration_past_its_timeout_refuses_its_target_and_names_both_nodes() -> None:
+    source = Attachment("a", readonly=None, multi_writer=True, since=1000.0)
+    target = Attachment("b", readonly=None, multi_writer=True, since=2000.0)
+    assert decide("pvc-x", (source, target), RWX_B, now=2000.0 + 300, timeout=300) is Decision.ALREADY
+    with pytest.raises(CsiError) as raised:
+        decide("pvc-x", (source, target), RWX_B, now=2000.0 + 301, timeout=300)
+    assert raised.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert "from node a to node b" in str(raised.value) and "migrationTimeoutSeconds" in str(raised.value)
+    assert decide("pvc-x", (source, target), RWX_A, now=2000.0 + 301, timeout=300) is Decision.ALREADY
+
+
 def test_tokens() -> None:
     items = ["pvc-c", "pvc-a", "pvc-b"]
     first, token = pagination.page(items, str, 2, "")
@@ -81,7 +92,9 @@ RWX_B = Attachment("b", readonly=False, multi_writer=True)
         ((RWO_A,), RWO_A, Decision.ALREADY),
         ((RWO_A,), Attachment("a", readonly=True, multi_writer=False), grpc.StatusCode.ALREADY_EXISTS),
         ((RWO_A,), Attachment("b", readonly=False, multi_writer=False), grpc.StatusCode.FAILED_PRECONDITION),
-        ((RWX_A,), RWX_B, Decision.ATTACH),
+        ((RWX_A,), RWX_B, Decision.MIGRATE),
+        ((RWX_A, RWX_B), RWX_B, Decision.ALREADY),
+        ((RWX_A, RWX_B), RWX_A, Decision.ALREADY),
         ((RWX_A, RWX_B), Attachment("c", readonly=False, multi_writer=True), grpc.StatusCode.FAILED_PRECONDITION),
         ((RWO_A,), RWX_B, grpc.StatusCode.FAILED_PRECONDITION),
     ],
