@@ -105,11 +105,11 @@ def main() -> int:
                 "off": start_driver(work, "off", emulator, key, "--no-storage-fencing"),
             }
             try:
-                return measure(args.rounds, state, {name: stub for name, (_process, stub) in drivers.items()})
+                return measure(args.rounds, state, {name: driver[1] for name, driver in drivers.items()})
             finally:
-                for process, _stub in drivers.values():
-                    process.terminate()
-                    process.wait(timeout=30)
+                for driver in drivers.values():
+                    driver[0].terminate()
+                    driver[0].wait(timeout=30)
 
 
 def measure(rounds: int, state: Path, controllers: dict[str, Any]) -> int:
