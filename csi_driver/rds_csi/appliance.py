@@ -8,8 +8,9 @@ driver's ``rds_max_sessions`` sessions and never opens a session of its own (R-7
 stops at its deadline (the interval) or on the first error and keeps what it read; the next round
 starts where a stopped one ended, so every volume is read in turn however many there are.
 
-What a round read is published to ``APPLIANCE``, a Prometheus collector on the driver's registry
-that yields it at scrape time from memory: a scrape never sends a command to the RDS.
+What a round read is published to ``APPLIANCE``, which formats its families once per reading; every
+scrape serves that text from memory (``metrics.add_prerendered``): a scrape never sends a command to
+the RDS, and thousands of per-volume samples are not formatted again for each scrape.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ansible_collections.srvlab.rds.plugins.module_utils.routeros_monitor import
     DiskTraffic,
     HealthReading,
 )
+from prometheus_client import generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -64,14 +66,20 @@ class ApplianceMetrics(Collector):
     def __init__(self) -> None:
         self._reading = Reading()
         self._owner: object = None
+        self._text = generate_latest(self)
 
     def publish(self, owner: object, reading: Reading) -> None:
         self._owner, self._reading = owner, reading
+        self._text = generate_latest(self)
 
     def withdraw(self, owner: object) -> None:
         """Forget the reading of a collector that stopped (unless another has published since)."""
         if self._owner is owner:
-            self._owner, self._reading = None, Reading()
+            self.publish(None, Reading())
+
+    def exposition(self) -> bytes:
+        """The families of the last reading, as a scrape serves them."""
+        return self._text
 
     @property
     def reading(self) -> Reading:
@@ -128,7 +136,7 @@ def states_of(state: str) -> tuple[str, ...]:
 
 
 APPLIANCE = ApplianceMetrics()
-metrics.REGISTRY.register(APPLIANCE)
+metrics.add_prerendered(APPLIANCE.exposition)
 
 
 class ApplianceCollector:

@@ -66,9 +66,11 @@ def connect(runtime: NodeRuntime, target: ConnectTarget, volume_id: str) -> Bloc
     _record(runtime, volume_id, target.nqn)
     started = time.monotonic()
     try:
-        runtime.host.connect(target)
+        if runtime.host.connect(target).created:
+            runtime.count_connections()
         device = runtime.host.wait_for_device(target.nqn, timeout=runtime.device_wait_timeout)
     except Exception as error:
+        runtime.count_connections()
         metrics.NVME_CONNECTS.labels(metrics.FAILURE).inc()
         runtime.failed_connects.add(volume_id)
         runtime.events.on_volume(
@@ -167,6 +169,7 @@ def unstage(runtime: NodeRuntime, volume_id: str, staging_path: str) -> None:
                 "retry." % (volume_id, device.path, usage.describe())
             )
     if runtime.host.is_managed(nqn) and runtime.host.disconnect(nqn):
+        runtime.count_connections()
         LOG.info("disconnected", extra={"fields": {"volume_id": volume_id, "nqn": nqn}})
     runtime.records.remove(volume_id)
 
