@@ -15,7 +15,18 @@ from typing import Any, Optional
 import grpc
 import pytest
 import yaml
-from csi_helpers import Csi, NodeHarness, NodeVolume, block, create_request, error_of, mount, node_publish, node_stage
+from csi_helpers import (
+    Csi,
+    NodeHarness,
+    NodeVolume,
+    block,
+    create_request,
+    error_of,
+    mount,
+    node_publish,
+    node_stage,
+    publish_request,
+)
 from rds_csi import events, metrics
 from rds_csi.claims import PVC_NAME_KEY, PVC_NAMESPACE_KEY
 from rds_csi.proto import csi_pb2
@@ -214,8 +225,12 @@ def test_stale_mount_of_an_old_pv_goes_on_its_claim_ref(
 ) -> None:
     """A PV of the old driver has no claim keys in its context: the claim comes from the PV's claimRef."""
     harness = start_node_driver(kubeconfig=kube.kubeconfig)
-    volume = claimed_volume(harness, "pvc-old-stale", mount(), None)
+    # The PV exists before the attach, as in a cluster: the controller's VolumeAttached event asks for the
+    # claim at publish, and this process (mode all) keeps that answer.
+    volume = claimed_volume(harness, "pvc-old-stale", mount(), None, publish=False)
     kube.add_bound_volume(volume.id, "legacy", "old-data", "uid-from-claim-ref")
+    published = harness.csi.controller.ControllerPublishVolume(publish_request(volume.id, "node-a", mount()))
+    volume.publish_context = dict(published.publish_context)
     harness.csi.node.NodeStageVolume(node_stage(volume, mount()))
     harness.csi.node.NodePublishVolume(node_publish(volume, mount()))
     stats = csi_pb2.NodeGetVolumeStatsRequest(volume_id=volume.id, volume_path=volume.target)
