@@ -32,7 +32,8 @@ def label_names() -> dict[str, tuple[str, ...]]:
 def metrics_markdown() -> str:
     labels = label_names()
     rows = ["| metric | type | labels | meaning |", "|---|---|---|---|"]
-    for family in metrics.REGISTRY.collect():
+    # The appliance's families are served after the registry's, pre-rendered per collection round.
+    for family in [*metrics.REGISTRY.collect(), *appliance.APPLIANCE.describe()]:
         rows.append(row(family, labels[family.name]))
     return "\n".join(rows) + "\n"
 

@@ -67,6 +67,12 @@ class NodeApi:
 
     async def _serve(self) -> None:
         async with kmock.KubernetesEmulator() as emulator, kmock.Server(emulator) as server:
+            # The attachment manager lists and watches these (empty here) beside the Nodes.
+            for resource, kind in (
+                ("storage.k8s.io/v1/volumeattachments", "VolumeAttachment"),
+                ("v1/persistentvolumes", "PersistentVolume"),
+            ):
+                emulator.resources[resource] = kmock.ResourceInfo(kind=kind, namespaced=False)
             self._emulator = emulator
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
