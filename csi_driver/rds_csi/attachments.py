@@ -254,7 +254,7 @@ class AttachmentManager:
     def active_migrations(self) -> int:
         with self._lock:
             try:
-                volumes = set(self.ledger.volumes()) | {volume for volume, _ in self._grants}
+                volumes = set(self.ledger.volumes()) | {key[0] for key in self._grants}
                 return sum(1 for volume in volumes if len(self._current(volume)) == MAX_RWX_NODES)
             except CsiError:
                 return 0

@@ -121,7 +121,7 @@ def test_a_restarted_controller_keeps_fencing_from_the_volume_attachments(
     # still exists, marked for deletion; node-c is refused once node-b holds it.
     attacher.detach(again, volume_id, "node-a")
     attacher.attach(again, volume_id, "node-b")
-    code, _ = error_of(lambda: again.controller.ControllerPublishVolume(publish_request(volume_id, "node-c")))
+    code, _message = error_of(lambda: again.controller.ControllerPublishVolume(publish_request(volume_id, "node-c")))
     assert code == grpc.StatusCode.FAILED_PRECONDITION
     pv = fake.objects()["v1/persistentvolumes", None, "pv-" + volume_id]
     assert pv["metadata"]["annotations"][DRIVER + "/attached-node"] == "node-b"
@@ -139,7 +139,7 @@ def test_handoff_does_not_cover_a_reattached_node(
     attacher.attach(csi, volume_id, "node-a")
     attacher.detach(csi, volume_id, "node-a")
     attacher.attach(csi, volume_id, "node-a")
-    code, _ = error_of(lambda: csi.controller.ControllerPublishVolume(publish_request(volume_id, "node-c")))
+    code, _message = error_of(lambda: csi.controller.ControllerPublishVolume(publish_request(volume_id, "node-c")))
     assert code == grpc.StatusCode.FAILED_PRECONDITION
 
 
@@ -163,7 +163,7 @@ def test_a_migration_times_out_after_a_restart_from_the_volume_attachments(
     )
     assert code == grpc.StatusCode.FAILED_PRECONDITION and "timeout of 30 s" in message
     again.controller.ControllerPublishVolume(publish_request(volume_id, "node-a", capability))
-    code, _ = error_of(
+    code, _message = error_of(
         lambda: again.controller.ControllerPublishVolume(publish_request(volume_id, "node-c", capability))
     )
     assert code == grpc.StatusCode.FAILED_PRECONDITION
@@ -179,7 +179,7 @@ def test_the_api_down_fails_closed_and_releases_nothing(
     attacher.volume(volume_id)
     attacher.attach(csi, volume_id, "node-a")
     fake.stop()
-    code, _ = error_of(lambda: csi.controller.ControllerPublishVolume(publish_request(volume_id, "node-b")))
+    code, _message = error_of(lambda: csi.controller.ControllerPublishVolume(publish_request(volume_id, "node-b")))
     assert code == grpc.StatusCode.UNAVAILABLE
     assert published(csi, volume_id) == ["node-a"]  # the cache is kept: nothing released by an API error
 

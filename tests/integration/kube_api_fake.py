@@ -318,7 +318,7 @@ class ClusterEmulator(kmock.KubernetesEmulator):
             if version == "0":
                 backlog: Optional[list[dict[str, Any]]] = [
                     {"type": "ADDED", "object": copy.deepcopy(stored.raw)}
-                    for (resource, _, _), stored in self.objects.items()
+                    for (resource, _namespace, _name), stored in self.objects.items()
                     if resource == request.resource and not stored.deleted
                 ]
             else:
