@@ -44,6 +44,7 @@ LOG = logging.getLogger("rds_csi.appliance")
 TRAFFIC_BATCH = 50
 """Volumes per exec line: about 5 KB of command line and 50 KB of output each."""
 PARTIAL = "partial"
+IN_FLIGHT = "in-flight-ops"
 _VOLUME_COUNTERS = (
     ("rds_csi_volume_read_bytes", "read-bytes", "Bytes read from the volume's disk on the RDS."),
     ("rds_csi_volume_write_bytes", "write-bytes", "Bytes written to the volume's disk on the RDS."),
@@ -124,10 +125,19 @@ class ApplianceMetrics(Collector):
             "rds_csi_volume_in_flight_ops", "Operations in flight on the volume's disk on the RDS.", labels=["volume"]
         )
         for volume, traffic in volumes:
-            value = traffic.get("in-flight-ops")
+            value = traffic.get(IN_FLIGHT)
             if value is not None:
                 in_flight.add_metric([volume], value)
         yield in_flight
+
+
+EXPORTED_FIELDS = (*(key for _family, key, _text in _VOLUME_COUNTERS), IN_FLIGHT)
+
+
+def exported(traffic: DiskTraffic) -> DiskTraffic:
+    """Only the fields the metrics serve: a volume's full reading holds about twenty, and with 1,000
+    volumes keeping them all cost several MiB of the controller's memory."""
+    return DiskTraffic(traffic.slot, {key: traffic.values[key] for key in EXPORTED_FIELDS if key in traffic.values})
 
 
 def states_of(state: str) -> tuple[str, ...]:
@@ -230,7 +240,7 @@ class ApplianceCollector:
                 self._next_volume = start + offset
                 return PARTIAL
             report = self.client.disk_traffic(order[offset : offset + TRAFFIC_BATCH])
-            traffic.update(report.traffic)
+            traffic.update((volume, exported(reading)) for volume, reading in report.traffic.items())
             for volume in report.missing:
                 traffic.pop(volume, None)
             self._reading = Reading(health, MappingProxyType(dict(traffic)))
