@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import grpc
 import pytest
@@ -24,21 +24,25 @@ NODES = ("node-a", "node-b", "node-c")
 class Attacher:
     """What the AD controller and the external-attacher do with VolumeAttachments around the CSI calls."""
 
-    def __init__(self, fake: KubeApiFake, kubeconfig: Path) -> None:
+    def __init__(self, fake: KubeApiFake, kubeconfig: Path, pv_prefix: str = "pv-") -> None:
         self.fake = fake
+        self.pv_prefix = pv_prefix  # "": PVs named by the volume ID, as the old driver's (events find claims there)
         api_client = config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
         self.storage: Any = client.StorageV1Api(api_client)
 
-    def volume(self, volume_id: str, rwx_block: bool = False, timeout: str = "300") -> None:
+    def volume(
+        self, volume_id: str, rwx_block: bool = False, timeout: str = "300", claim_ref: Optional[dict[str, str]] = None
+    ) -> None:
         self.fake.put(
             "v1/persistentvolumes",
             None,
-            "pv-" + volume_id,
+            self.pv_prefix + volume_id,
             {
                 "apiVersion": "v1",
                 "kind": "PersistentVolume",
-                "metadata": {"name": "pv-" + volume_id},
+                "metadata": {"name": self.pv_prefix + volume_id},
                 "spec": {
+                    **({"claimRef": claim_ref} if claim_ref else {}),
                     "accessModes": ["ReadWriteMany" if rwx_block else "ReadWriteOnce"],
                     "volumeMode": "Block" if rwx_block else "Filesystem",
                     "csi": {
@@ -60,7 +64,11 @@ class Attacher:
                 "apiVersion": "storage.k8s.io/v1",
                 "kind": "VolumeAttachment",
                 "metadata": metadata,
-                "spec": {"attacher": DRIVER, "nodeName": node, "source": {"persistentVolumeName": "pv-" + volume_id}},
+                "spec": {
+                    "attacher": DRIVER,
+                    "nodeName": node,
+                    "source": {"persistentVolumeName": self.pv_prefix + volume_id},
+                },
             }
         )
         csi.controller.ControllerPublishVolume(publish_request(volume_id, node, capability))
