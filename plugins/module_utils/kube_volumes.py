@@ -23,6 +23,13 @@ class KubeError(Exception):
     """The cluster could not be asked for its PersistentVolumes."""
 
 
+# The options of a module that reads the Kubernetes API (documented by doc_fragments/kubernetes.py).
+KUBERNETES_ARGUMENT_SPEC = {
+    "kubeconfig": {"type": "path"},
+    "context": {"type": "str"},
+}
+
+
 def core_api(kubeconfig: Optional[str], context: Optional[str], timeout: float) -> Any:
     """A CoreV1Api from a kubeconfig file, the in-cluster service account, or the default kubeconfig."""
     if KUBERNETES_IMPORT_ERROR is not None:

@@ -39,6 +39,7 @@ requirements:
   - kubernetes (Python package)
 extends_documentation_fragment:
   - srvlab.rds.connection
+  - srvlab.rds.kubernetes
 attributes:
   check_mode:
     support: full
@@ -79,15 +80,6 @@ options:
       - CSI driver whose VolumeAttachments and PersistentVolumes count.
     type: str
     default: rds.csi.srvlab.io
-  kubeconfig:
-    description:
-      - Kubeconfig file. Omitted, the in-cluster service account is used when running in a pod, otherwise the default
-        kubeconfig (E(KUBECONFIG) or C(~/.kube/config)).
-    type: path
-  context:
-    description:
-      - Kubeconfig context to use.
-    type: str
 """
 
 EXAMPLES = r"""
@@ -259,7 +251,12 @@ from ansible_collections.srvlab.rds.plugins.module_utils.kube_attachments import
     attacher_finalizer,
     plan_clearing,
 )
-from ansible_collections.srvlab.rds.plugins.module_utils.kube_volumes import DRIVER_NAME, KubeError, core_api
+from ansible_collections.srvlab.rds.plugins.module_utils.kube_volumes import (
+    DRIVER_NAME,
+    KUBERNETES_ARGUMENT_SPEC,
+    KubeError,
+    core_api,
+)
 from ansible_collections.srvlab.rds.plugins.module_utils.library_errors import LibraryError
 from ansible_collections.srvlab.rds.plugins.module_utils.module_input import new_module
 from ansible_collections.srvlab.rds.plugins.module_utils.rds_client import RdsClient
@@ -275,8 +272,7 @@ ARGUMENT_SPEC = argument_spec(
         "force": {"type": "bool", "default": False},
         "detach_timeout": {"type": "int", "default": 30},
         "driver_name": {"type": "str", "default": DRIVER_NAME},
-        "kubeconfig": {"type": "path"},
-        "context": {"type": "str"},
+        **KUBERNETES_ARGUMENT_SPEC,
     }
 )
 

@@ -24,6 +24,7 @@ requirements:
 extends_documentation_fragment:
   - srvlab.rds.connection
   - srvlab.rds.connection.managed
+  - srvlab.rds.kubernetes
 attributes:
   check_mode:
     support: full
@@ -54,15 +55,6 @@ options:
       - CSI driver whose PersistentVolumes count.
     type: str
     default: rds.csi.srvlab.io
-  kubeconfig:
-    description:
-      - Kubeconfig file. Omitted, the in-cluster service account is used when running in a pod, otherwise the default
-        kubeconfig (E(KUBECONFIG) or C(~/.kube/config)).
-    type: path
-  context:
-    description:
-      - Kubeconfig context to use.
-    type: str
 """
 
 EXAMPLES = r"""
@@ -160,6 +152,7 @@ from typing import Any, Dict, Set
 from ansible.module_utils.basic import AnsibleModule  # type: ignore[import-untyped]
 from ansible_collections.srvlab.rds.plugins.module_utils.kube_volumes import (
     DRIVER_NAME,
+    KUBERNETES_ARGUMENT_SPEC,
     KubeError,
     core_api,
     volume_handles,
@@ -176,8 +169,7 @@ ARGUMENT_SPEC = argument_spec(
         "grace_period": {"type": "int", "default": 86400},
         "base_path": {"type": "str", "default": DEFAULT_BASE_PATH},
         "driver_name": {"type": "str", "default": DRIVER_NAME},
-        "kubeconfig": {"type": "path"},
-        "context": {"type": "str"},
+        **KUBERNETES_ARGUMENT_SPEC,
     },
     managed=True,
 )
